@@ -1,0 +1,137 @@
+"""Model batches from stroke-3 drawings: padded once into tensors, then indexed and augmented a batch at a time."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+import torch
+
+from sketchlab.data.strokes import normalize, pad_stroke5
+from sketchlab.errors import CheckpointError, DataError
+
+START_TOKEN = (0.0, 0.0, 1.0, 0.0, 0.0)
+Batch = dict[str, torch.Tensor]
+
+
+class StrokeDataset:
+    """Normalised stroke-5 drawings: `strokes` (N, max_len, 5) float32, `lengths` (N,) and `labels` (N,) int64."""
+
+    def __init__(self, drawings: Sequence[np.ndarray], labels: Sequence[int] | np.ndarray, max_len: int,
+                 scale_factor: float):
+        if len(labels) != len(drawings):
+            raise DataError(f"{len(drawings)} drawings but {len(labels)} labels")
+        padded, lengths = pad_stroke5(normalize(drawings, scale_factor), max_len)
+        self.strokes = torch.from_numpy(padded)
+        self.lengths = torch.from_numpy(lengths)
+        self.labels = torch.as_tensor(np.asarray(labels, dtype=np.int64))
+        self.max_len = max_len
+        self.scale_factor = scale_factor
+
+    def __len__(self) -> int:
+        return len(self.strokes)
+
+
+def make_batch(rows: torch.Tensor, lengths: torch.Tensor, labels: torch.Tensor) -> Batch:
+    """The model's batch dict: stroke-5 rows behind a start token `(0, 0, 1, 0, 0)`."""
+    start = rows.new_tensor(START_TOKEN).expand(len(rows), 1, 5)
+    return {"strokes": torch.cat([start, rows], dim=1), "lengths": lengths, "labels": labels}
+
+
+def random_scale(rows: torch.Tensor, factor: float, generator: torch.Generator) -> torch.Tensor:
+    """Stretch each sketch: dx and dy times independent factors uniform in [1 - factor, 1 + factor]."""
+    scales = 1 + (2 * torch.rand(len(rows), 1, 2, generator=generator) - 1) * factor
+    return torch.cat([rows[..., :2] * scales, rows[..., 2:]], dim=-1)
+
+
+def drop_points(rows: torch.Tensor, lengths: torch.Tensor, prob: float,
+                generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Remove pen-down points with probability `prob` where the 3 points before them in the stroke are pen-down.
+
+    A removed point's offset is added to the next row, so every remaining point keeps its absolute position;
+    the rows close up and the freed rows at the end become padding.
+    """
+    steps = rows.shape[1]
+    down = rows[..., 2] == 1
+    eligible = torch.zeros_like(down)
+    eligible[:, 3:] = down[:, 3:] & down[:, 2:-1] & down[:, 1:-2] & down[:, :-3]
+    eligible &= torch.arange(steps) < (lengths - 1).unsqueeze(1)  # the last point has no next row to take its offset
+    drop = eligible & (torch.rand(down.shape, generator=generator) < prob)
+    keep = (~drop).long()
+    # Kept rows before a row = the slot it moves to; a dropped row shares the slot of the next kept row.
+    slot = (torch.cumsum(keep, dim=1) - keep).unsqueeze(-1).expand_as(rows)
+    values = torch.cat([rows[..., :2], rows[..., 2:] * keep.unsqueeze(-1)], dim=-1)
+    out = torch.zeros_like(rows).scatter_add_(1, slot, values)
+    new_lengths = lengths - drop.sum(dim=1)
+    out[..., 4] = (torch.arange(steps) >= new_lengths.unsqueeze(1)).to(rows.dtype)
+    return out, new_lengths
+
+
+class StrokeBatches:
+    """Endless training batches: seeded permutations epoch after epoch, augmented, resumable exactly.
+
+    Each epoch yields `len(dataset) // batch_size` full batches; a data set smaller than a batch repeats within it.
+    """
+
+    def __init__(self, dataset: StrokeDataset, batch_size: int, seed: int = 0, shuffle: bool = True,
+                 random_scale_factor: float = 0.0, augment_stroke_prob: float = 0.0):
+        if len(dataset) == 0:
+            raise DataError("no drawings to make training batches from")
+        if batch_size < 1 or not 0 <= random_scale_factor < 1 or not 0 <= augment_stroke_prob <= 1:
+            raise ValueError("need batch_size >= 1, 0 <= random_scale_factor < 1 and 0 <= augment_stroke_prob <= 1")
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.random_scale_factor = random_scale_factor
+        self.augment_stroke_prob = augment_stroke_prob
+        self.generator = torch.Generator().manual_seed(seed)
+        self.epoch = 0
+        self.position = 0
+        self.order = self._epoch_order()
+
+    def _epoch_order(self) -> torch.Tensor:
+        n = len(self.dataset)
+        order = torch.randperm(n, generator=self.generator) if self.shuffle else torch.arange(n)
+        return order.repeat(math.ceil(self.batch_size / n))
+
+    def _next_indices(self) -> torch.Tensor:
+        if self.position + self.batch_size > len(self.order):
+            self.epoch += 1
+            self.position = 0
+            self.order = self._epoch_order()
+        indices = self.order[self.position : self.position + self.batch_size]
+        self.position += self.batch_size
+        return indices
+
+    def next_batch(self) -> Batch:
+        indices = self._next_indices()
+        rows, lengths = self.dataset.strokes[indices], self.dataset.lengths[indices]
+        if self.random_scale_factor > 0:
+            rows = random_scale(rows, self.random_scale_factor, self.generator)
+        if self.augment_stroke_prob > 0:
+            rows, lengths = drop_points(rows, lengths, self.augment_stroke_prob, self.generator)
+        return make_batch(rows, lengths, self.dataset.labels[indices])
+
+    def state_dict(self) -> dict:
+        """Plain ints and tensors (safe for `torch.load(weights_only=True)`) that fix all following batches."""
+        return {"epoch": self.epoch, "position": self.position, "order": self.order.clone(),
+                "generator": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict) -> None:
+        order = state["order"]
+        expected = len(self.dataset) * math.ceil(self.batch_size / len(self.dataset))
+        if len(order) != expected or int(order.max()) >= len(self.dataset):
+            raise CheckpointError(
+                f"the saved batch order does not fit this training set ({len(self.dataset)} drawings, "
+                f"batch size {self.batch_size}): resume with the same data and batch size"
+            )
+        self.epoch, self.position, self.order = int(state["epoch"]), int(state["position"]), order.clone()
+        self.generator.set_state(state["generator"])
+
+
+def iter_batches(dataset: StrokeDataset, batch_size: int) -> Iterator[Batch]:
+    """Every drawing once, in order and unaugmented (for validation and testing); the last batch may be smaller."""
+    for start in range(0, len(dataset), batch_size):
+        part = slice(start, start + batch_size)
+        yield make_batch(dataset.strokes[part], dataset.lengths[part], dataset.labels[part])

@@ -1,0 +1,13 @@
+"""Errors that carry a one-line message meant for the user; the CLI prints them without a traceback."""
+
+
+class SketchlabError(Exception):
+    """Base class for every error caused by user input rather than a bug."""
+
+
+class DataError(SketchlabError):
+    """A data file or drawing that cannot be used: missing, corrupt, unsafe or malformed."""
+
+
+class CheckpointError(SketchlabError):
+    """A model or checkpoint directory that cannot be loaded."""

@@ -1,0 +1,388 @@
+"""Sketch-RNN: a sequence-to-sequence VAE of pen strokes (Ha & Eck 2017, "A Neural Representation of Sketch Drawings").
+
+Read top to bottom: the configuration and its schedules, the output distribution (a Gaussian mixture over the pen's
+offset and a categorical over its state), the bidirectional encoder, then the model itself: encoder -> z -> decoder,
+the losses of the paper's section 3, and the engine contract of docs/conventions.md.
+
+Batches follow docs/conventions.md: `strokes` (B, N_max + 1, 5) starts with the start token, `lengths` (B,) counts the
+real stroke-5 rows. The decoder reads strokes[:, :-1] and predicts strokes[:, 1:]; the encoder reads strokes[:, 1:].
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import torch
+import torch.nn.functional as F
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_model
+from torch import Tensor, nn
+from torch.optim.lr_scheduler import LambdaLR
+
+from sketchlab.errors import CheckpointError, SketchlabError
+from sketchlab.models.rnn_cells import CELLS, FusedLSTM, make_cell
+
+if TYPE_CHECKING:
+    import numpy as np
+
+MODEL_NAME = "sketch-rnn"
+MODEL_FILE = "model.safetensors"
+CONFIG_FILE = "config.json"
+
+
+class ConfigError(SketchlabError, ValueError):
+    """An absurd setting: a ValueError for the Python API, a one-line SketchlabError for the CLI."""
+
+
+# ---------------------------------------------------------------------- configuration
+
+
+@dataclass
+class SketchRNNConfig:
+    """Hyper-parameters; the defaults are the paper's (and magenta's sketch_rnn defaults)."""
+
+    enc_hidden: int = 256
+    dec_hidden: int = 512
+    z_size: int = 128
+    num_mixture: int = 20
+    max_seq_len: int = 250
+    cell: str = "lstm"  # decoder cell: lstm (fused, fastest) | layernorm | hyper
+    conditional: bool = True  # False: a decoder-only model, no encoder, no z, no KL term
+    hyper_hidden: int = 256  # hyper cell only
+    hyper_embedding: int = 32  # hyper cell only
+    # Drop probability of the decoder's recurrent dropout (layernorm and hyper cells; the fused LSTM has none).
+    # The paper trained with keep probability 0.9, i.e. recurrent_dropout=0.1.
+    recurrent_dropout: float = 0.0
+    input_dropout: float = 0.0
+    output_dropout: float = 0.0
+    batch_size: int = 100
+    learning_rate: float = 1e-3
+    decay_rate: float = 0.9999
+    min_learning_rate: float = 1e-5
+    grad_clip: float = 1.0  # 0 disables
+    kl_weight: float = 0.5
+    kl_weight_start: float = 0.01
+    kl_decay_rate: float = 0.99995
+    kl_tolerance: float = 0.2
+    random_scale_factor: float = 0.15  # data augmentation, applied by the data pipeline
+    augment_stroke_prob: float = 0.10  # data augmentation, applied by the data pipeline
+    scale_factor: float = 1.0  # std of the training offsets, set from the data before training; undone when drawing
+
+    def validate(self) -> None:
+        """Raise ConfigError (a ValueError) naming the first absurd setting."""
+        for name in ("enc_hidden", "dec_hidden", "z_size", "num_mixture", "max_seq_len", "hyper_hidden",
+                     "hyper_embedding", "batch_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        if self.cell not in CELLS:
+            raise ConfigError(f"unknown cell {self.cell!r}: use one of {', '.join(CELLS)}")
+        for names, holds, meaning in _FLOAT_RULES:
+            for name in names:
+                value = getattr(self, name)
+                if not isinstance(value, (int, float)) or not math.isfinite(value) or not holds(value):
+                    raise ConfigError(f"{name} must be {meaning}, got {value!r}")
+        if self.min_learning_rate > self.learning_rate:
+            raise ConfigError(f"min_learning_rate {self.min_learning_rate} is above learning_rate {self.learning_rate}")
+        if self.recurrent_dropout > 0 and self.cell == "lstm":
+            raise ConfigError("the fused lstm cell has no recurrent dropout: use cell layernorm or hyper, "
+                              "or recurrent_dropout 0")
+
+
+_FLOAT_RULES = (
+    (("recurrent_dropout", "input_dropout", "output_dropout"), lambda v: 0 <= v < 1, "in [0, 1)"),
+    (("learning_rate", "scale_factor"), lambda v: v > 0, "positive"),
+    (("min_learning_rate", "grad_clip", "kl_weight", "kl_tolerance", "random_scale_factor"), lambda v: v >= 0, ">= 0"),
+    (("kl_weight_start", "augment_stroke_prob"), lambda v: 0 <= v <= 1, "in [0, 1]"),
+    (("decay_rate", "kl_decay_rate"), lambda v: 0 < v <= 1, "in (0, 1]"),
+)
+
+
+def learning_rate_at(config: SketchRNNConfig, step: float) -> float:
+    """Exponential decay towards a floor: (lr - min_lr) * decay_rate^step + min_lr (magenta)."""
+    return (config.learning_rate - config.min_learning_rate) * config.decay_rate**step + config.min_learning_rate
+
+
+def kl_weight_at(config: SketchRNNConfig, step: float) -> float:
+    """The KL term's weight, annealed from kl_weight * kl_weight_start up to kl_weight (the paper's eta_step).
+
+    This is the paper's w_KL * (1 - (1 - eta_min) R^step); magenta's code instead starts at kl_weight_start itself.
+    """
+    return config.kl_weight * (1 - (1 - config.kl_weight_start) * config.kl_decay_rate**step)
+
+
+# ---------------------------------------------------------------------- output distribution
+
+
+class MixtureParams(NamedTuple):
+    """The decoder's distribution of the next point, each field (..., M) except pen_logits (..., 3)."""
+
+    logit_pi: Tensor  # unnormalised log mixture weights
+    mu_x: Tensor
+    mu_y: Tensor
+    sigma_x: Tensor  # exp(log_sigma_x)
+    sigma_y: Tensor
+    rho: Tensor  # correlation, tanh(atanh_rho)
+    pen_logits: Tensor  # logits of (p1, p2, p3)
+    log_sigma_x: Tensor  # the raw outputs behind sigma and rho, for exact log densities
+    log_sigma_y: Tensor
+    atanh_rho: Tensor
+
+
+def log_cosh(x: Tensor) -> Tensor:
+    """log(cosh(x)) without overflow."""
+    x = x.abs()
+    return x + F.softplus(-2 * x) - math.log(2)
+
+
+def mixture_log_prob(params: MixtureParams, dx: Tensor, dy: Tensor) -> Tensor:
+    """log p(dx, dy) under the Gaussian mixture; dx and dy (...) give a result of the same shape.
+
+    Each bivariate normal is factorised as p(x) p(y | x), where y | x is normal with mean mu_y + rho sigma_y z_x and
+    standard deviation sigma_y sqrt(1 - rho^2) = sigma_y / cosh(atanh_rho). Written with atanh_rho, nothing divides
+    by 1 - rho^2 (which rounds to 0 in float32 as |rho| nears 1), so no epsilon is needed; the mixture sums in log
+    space.
+    """
+    zx = (dx.unsqueeze(-1) - params.mu_x) * torch.exp(-params.log_sigma_x)
+    zy = (dy.unsqueeze(-1) - params.mu_y) * torch.exp(-params.log_sigma_y)
+    zy_given_x = (zy - params.rho * zx) * torch.cosh(params.atanh_rho)
+    log_normal = (log_cosh(params.atanh_rho) - params.log_sigma_x - params.log_sigma_y - math.log(2 * math.pi)
+                  - 0.5 * (zx.square() + zy_given_x.square()))
+    return torch.logsumexp(F.log_softmax(params.logit_pi, dim=-1) + log_normal, dim=-1)
+
+
+# ---------------------------------------------------------------------- encoder
+
+
+class BidirectionalEncoder(nn.Module):
+    """Final hidden states of a forward and a backward LSTM over each sketch's real rows, concatenated: (B, 2H).
+
+    Without pack_padded_sequence (slow on CPU): the forward LSTM runs over the padded batch and is read at each
+    sketch's last real row; the backward LSTM runs over each sketch reversed within its own length (its padding stays
+    at the end) and is read at the same row. Padding never reaches either state that is read.
+    """
+
+    def __init__(self, input_size: int, hidden_size: int) -> None:
+        super().__init__()
+        self.forward_rnn = FusedLSTM(input_size, hidden_size)
+        self.backward_rnn = FusedLSTM(input_size, hidden_size)
+
+    def forward(self, x: Tensor, lengths: Tensor) -> Tensor:
+        batch, steps, features = x.shape
+        t = torch.arange(steps, device=x.device)
+        last = (lengths - 1).unsqueeze(1)  # (B, 1)
+        reverse = torch.where(t < lengths.unsqueeze(1), last - t, t)  # (B, N)
+        x_reversed = x.gather(1, reverse.unsqueeze(-1).expand(-1, -1, features))
+        state = x.new_zeros(batch, self.forward_rnn.state_size)
+        at_last = last.unsqueeze(-1).expand(-1, -1, self.forward_rnn.hidden_size)  # (B, 1, H)
+        h_forward = self.forward_rnn(x, state)[0].gather(1, at_last)
+        h_backward = self.backward_rnn(x_reversed, state)[0].gather(1, at_last)
+        return torch.cat([h_forward, h_backward], dim=2).squeeze(1)
+
+
+# ---------------------------------------------------------------------- model
+
+
+def cell_options(config: SketchRNNConfig) -> dict[str, Any]:
+    """The constructor arguments of the configured decoder cell beyond its sizes."""
+    return {
+        "lstm": {},
+        "layernorm": {"recurrent_dropout": config.recurrent_dropout},
+        "hyper": {"recurrent_dropout": config.recurrent_dropout, "hyper_hidden": config.hyper_hidden,
+                  "hyper_embedding": config.hyper_embedding},
+    }[config.cell]
+
+
+class SketchRNN(nn.Module):
+    """Encoder (bidirectional LSTM) -> z -> autoregressive decoder emitting a mixture density per step."""
+
+    def __init__(self, config: SketchRNNConfig) -> None:
+        super().__init__()
+        config.validate()
+        self.config = config
+        z_input = config.z_size if config.conditional else 0
+        self.cell = make_cell(config.cell, 5 + z_input, config.dec_hidden, **cell_options(config))
+        if config.conditional:
+            self.encoder = BidirectionalEncoder(5, config.enc_hidden)
+            self.posterior = nn.Linear(2 * config.enc_hidden, 2 * config.z_size)  # -> (mu, sigma_hat)
+            # Tiny weights as magenta's: the posterior starts near N(0, I), so the KL term starts near 0.
+            nn.init.normal_(self.posterior.weight, std=0.001)
+            nn.init.zeros_(self.posterior.bias)
+            self.to_initial_state = nn.Linear(config.z_size, self.cell.state_size)
+        self.input_dropout = nn.Dropout(config.input_dropout)
+        self.output_dropout = nn.Dropout(config.output_dropout)
+        self.head = nn.Linear(config.dec_hidden, 6 * config.num_mixture + 3)
+
+    # ------------------------------------------------------------------ tensor-level API (the sampler's)
+
+    def encode_batch(self, strokes: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
+        """Posterior mean and log-variance (mu, sigma_hat), each (B, z_size), of strokes (B, N + 1, 5)."""
+        h = self.encoder(strokes[:, 1:], lengths)
+        mu, sigma_hat = self.posterior(h).chunk(2, dim=-1)
+        return mu, sigma_hat
+
+    def initial_state(self, z: Tensor | None, batch_size: int) -> Tensor:
+        """The decoder's first state (B, state_size): tanh(W z + b), or zeros for an unconditional model."""
+        if z is None:
+            return self.head.weight.new_zeros(batch_size, self.cell.state_size)
+        return torch.tanh(self.to_initial_state(z))
+
+    def decode(self, inputs: Tensor, z: Tensor | None, state: Tensor) -> tuple[Tensor, Tensor]:
+        """Run the decoder over inputs (B, T, 5) from `state`: output (B, T, 6M + 3) and the state after step T."""
+        if z is not None:
+            inputs = torch.cat([inputs, z.unsqueeze(1).expand(-1, inputs.shape[1], -1)], dim=2)
+        h, state = self.cell(self.input_dropout(inputs), state)
+        return self.head(self.output_dropout(h)), state
+
+    @staticmethod
+    def split_params(out: Tensor) -> MixtureParams:
+        """Cut decoder output (..., 6M + 3) into the mixture's parameters: pen logits first, then 6 blocks of M."""
+        pen_logits = out[..., :3]
+        logit_pi, mu_x, mu_y, log_sigma_x, log_sigma_y, atanh_rho = out[..., 3:].chunk(6, dim=-1)
+        return MixtureParams(logit_pi, mu_x, mu_y, log_sigma_x.exp(), log_sigma_y.exp(), torch.tanh(atanh_rho),
+                             pen_logits, log_sigma_x, log_sigma_y, atanh_rho)
+
+    def forward(self, strokes: Tensor, lengths: Tensor) -> Tensor:
+        """The decoder's output for a batch, teacher-forced, with z drawn from the posterior (TensorBoard's graph)."""
+        return self._teacher_forced(strokes, lengths)[0]
+
+    def _teacher_forced(self, strokes: Tensor, lengths: Tensor, generator: torch.Generator | None = None,
+                        ) -> tuple[Tensor, Tensor | None, Tensor | None]:
+        """Decoder output over strokes[:, :-1], and the posterior (mu, sigma_hat) (Nones when unconditional)."""
+        z = mu = sigma_hat = None
+        if self.config.conditional:
+            mu, sigma_hat = self.encode_batch(strokes, lengths)
+            eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+            z = mu + torch.exp(sigma_hat / 2) * eps  # the reparameterisation trick
+        out, _ = self.decode(strokes[:, :-1], z, self.initial_state(z, len(strokes)))
+        return out, mu, sigma_hat
+
+    # ------------------------------------------------------------------ losses
+
+    def compute_losses(self, batch: dict[str, Tensor], step: float, generator: torch.Generator | None = None,
+                       ) -> dict[str, Tensor]:
+        """The paper's losses for a batch at training step `step` (math.inf: the final KL weight).
+
+        l_s and l_p are both divided by B * N_max, as in the paper: offsets count only on real rows, pen states on all
+        rows (so the model learns to stop). l_kl is reported raw; the loss floors it at kl_tolerance.
+        """
+        strokes, lengths = batch["strokes"], batch["lengths"]
+        targets = strokes[:, 1:]
+        out, mu, sigma_hat = self._teacher_forced(strokes, lengths, generator)
+        params = self.split_params(out)
+        real = torch.arange(targets.shape[1], device=targets.device) < lengths.unsqueeze(1)
+        log_p = mixture_log_prob(params, targets[..., 0], targets[..., 1])
+        l_s = -torch.where(real, log_p, 0.0).sum() / real.numel()
+        l_p = F.cross_entropy(params.pen_logits.flatten(0, 1), targets[..., 2:].flatten(0, 1))
+        if self.config.conditional:
+            l_kl = -0.5 * torch.mean(1 + sigma_hat - mu.square() - sigma_hat.exp())
+            kl_weight = kl_weight_at(self.config, step)
+        else:  # no KL term: a zero weight keeps one formula for the loss
+            l_kl, kl_weight = out.new_zeros(()), 0.0
+        l_r = l_s + l_p
+        loss = l_r + kl_weight * torch.clamp(l_kl, min=self.config.kl_tolerance)
+        return {"loss": loss, "l_r": l_r, "l_s": l_s, "l_p": l_p, "l_kl": l_kl,
+                "kl_weight": torch.tensor(kl_weight, device=loss.device)}
+
+    # ------------------------------------------------------------------ engine contract
+
+    def configure_optimizers(self) -> list[tuple[torch.optim.Optimizer, LambdaLR]]:
+        config = self.config
+        optimizer = torch.optim.Adam(self.parameters(), lr=config.learning_rate)
+        scheduler = LambdaLR(optimizer, lambda step: learning_rate_at(config, step) / config.learning_rate)
+        return [(optimizer, scheduler)]
+
+    def training_step(self, batch: dict[str, Tensor], step: int, optimizer_idx: int = 0) -> dict[str, Tensor]:
+        return self.compute_losses(batch, step)
+
+    @property
+    def grad_clip(self) -> float | None:
+        """The engine clips the gradients' global norm to this (magenta clipped each value to [-1, 1] instead)."""
+        return self.config.grad_clip or None
+
+    @torch.no_grad()
+    def evaluate(self, batch: dict[str, Tensor]) -> dict[str, float]:
+        """Validation losses at the final KL weight; z's noise comes from a fixed seed, so repeats agree exactly."""
+        generator = torch.Generator(device=batch["strokes"].device).manual_seed(0)
+        losses = self.compute_losses(batch, math.inf, generator)
+        return {name: float(losses[name]) for name in ("loss", "l_r", "l_s", "l_p", "l_kl")}
+
+    def example_input(self) -> tuple[Tensor, Tensor]:
+        """A small batch (strokes, lengths) for tracing the graph shown in TensorBoard."""
+        strokes = self.head.weight.new_zeros(2, 9, 5)
+        strokes[:, :, 2] = 1  # start token, then pen-down rows
+        return strokes, torch.tensor([8, 5], device=strokes.device)
+
+    def sample(self, n: int = 1, temperature: float = 0.65, z: Tensor | None = None,
+               seed: int | None = None) -> list[np.ndarray]:
+        """`n` new drawings (stroke-3, data units): a shortcut to `sketchlab.sampling.sample`."""
+        from sketchlab.sampling import sample  # imported here: sampling needs the data package, the model does not
+
+        return sample(self, n, temperature, z, seed)
+
+    # ------------------------------------------------------------------ files
+
+    def save_pretrained(self, directory: str | Path) -> None:
+        """Write model.safetensors and config.json (the config plus "model": "sketch-rnn") into `directory`."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        save_model(self, str(directory / MODEL_FILE))
+        config = {"model": MODEL_NAME, **dataclasses.asdict(self.config)}
+        (directory / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
+
+    @classmethod
+    def from_pretrained(cls, directory: str | Path, map_location: str | torch.device = "cpu") -> SketchRNN:
+        """Load a model written by `save_pretrained` (safetensors only: loading never runs pickled code)."""
+        directory = Path(directory)
+        if not directory.is_dir():
+            raise CheckpointError(f"no model folder at {directory}")
+        model = cls(read_config(directory / CONFIG_FILE))
+        weights_path = directory / MODEL_FILE
+        if not weights_path.is_file():
+            raise CheckpointError(f"no {MODEL_FILE} in {directory}")
+        try:
+            weights = load_file(str(weights_path))
+        except (SafetensorError, OSError) as error:
+            raise CheckpointError(f"{weights_path} is not a readable safetensors file ({error})") from error
+        check_weights(model.state_dict(), weights, weights_path)
+        model.load_state_dict(weights)
+        return model.to(map_location)
+
+
+def read_config(path: Path) -> SketchRNNConfig:
+    """The validated config of a model folder; any problem is a one-line CheckpointError."""
+    if not path.is_file():
+        raise CheckpointError(f"no {path.name} in {path.parent}")
+    try:
+        values = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise CheckpointError(f"{path} is not valid JSON ({error})") from error
+    if not isinstance(values, dict) or values.pop("model", None) != MODEL_NAME:
+        raise CheckpointError(f"{path} does not describe a {MODEL_NAME} model")
+    try:
+        config = SketchRNNConfig(**values)
+        config.validate()
+    except (TypeError, ValueError) as error:
+        raise CheckpointError(f"{path}: {error}") from error
+    return config
+
+
+def check_weights(expected: dict[str, Tensor], found: dict[str, Tensor], path: Path) -> None:
+    """Raise a one-line CheckpointError unless `found` has exactly the tensor names and shapes of `expected`."""
+    problem = None
+    if missing := sorted(expected.keys() - found.keys()):
+        problem = f"{len(missing)} tensors missing (first: {missing[0]})"
+    elif unexpected := sorted(found.keys() - expected.keys()):
+        problem = f"{len(unexpected)} unexpected tensors (first: {unexpected[0]})"
+    else:
+        for name, tensor in expected.items():
+            if found[name].shape != tensor.shape:
+                problem = f"{name} is {tuple(found[name].shape)} in the file, {tuple(tensor.shape)} for the config"
+                break
+    if problem:
+        raise CheckpointError(f"{path} does not match its {CONFIG_FILE}: {problem}")

@@ -1,0 +1,84 @@
+"""The verbs a user runs, as Python functions: the CLI and the web studio are thin doors onto these."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from sketchlab.data.datasets import StrokeBatches, StrokeDataset, iter_batches
+from sketchlab.data.npz import StrokeSplits, load_stroke_splits
+from sketchlab.data.sources import resolve_data
+from sketchlab.data.strokes import scale_factor
+from sketchlab.errors import CheckpointError, DataError
+from sketchlab.models.sketch_rnn import SketchRNN, SketchRNNConfig
+from sketchlab.training.engine import Trainer, TrainConfig
+
+log = logging.getLogger("sketchlab")
+SPLITS = ("train", "valid", "test")
+
+
+def load_splits(data: str, max_len: int) -> StrokeSplits:
+    """Read the `--data` files, dropping (and reporting) drawings the model cannot use."""
+    splits, report = load_stroke_splits(resolve_data(data), max_len)
+    if report.skipped:
+        log.warning("%s", report)
+    if not splits.train:
+        raise DataError(f"no usable training drawings in {data}")
+    return splits
+
+
+def train_sketch_rnn(data: str, model_config: SketchRNNConfig, train_config: TrainConfig) -> SketchRNN:
+    """Train (or, with `train_config.resume`, continue training) a Sketch-RNN on stroke-3 data."""
+    model_config.validate()
+    splits = load_splits(data, model_config.max_seq_len)
+    # The scale factor is a property of the training data, stored with the model to undo it when drawing.
+    model_config = dataclasses.replace(model_config, scale_factor=scale_factor(splits.train))
+    model = SketchRNN(model_config)
+    factor = model_config.scale_factor
+    train_set = StrokeDataset(splits.train, splits.train_labels, model_config.max_seq_len, factor)
+    valid_set = StrokeDataset(splits.valid, splits.valid_labels, model_config.max_seq_len, factor)
+    batches = StrokeBatches(
+        train_set, model_config.batch_size, seed=train_config.seed,
+        random_scale_factor=model_config.random_scale_factor,
+        augment_stroke_prob=model_config.augment_stroke_prob,
+    )
+    validation = (lambda: iter_batches(valid_set, model_config.batch_size)) if len(valid_set) else None
+    Trainer(model, batches, validation, train_config).fit()
+    return model
+
+
+def load_model(path: str | Path, device: str = "cpu") -> SketchRNN:
+    """A trained Sketch-RNN from a model folder (`best/` or `last/` of a run, or the run folder itself)."""
+    folder = Path(path)
+    if (folder / "best" / "model.safetensors").is_file():
+        folder = folder / "best"
+    elif not (folder / "model.safetensors").is_file() and (folder / "last" / "model.safetensors").is_file():
+        folder = folder / "last"
+    if not folder.exists():
+        raise CheckpointError(f"no model at {path}")
+    return SketchRNN.from_pretrained(folder, map_location=device)
+
+
+def pick_drawings(data: str, indices: list[int], split: str = "test", max_len: int | None = None) -> list[np.ndarray]:
+    """Drawings by index from one split of the `--data` files (all files' drawings in order)."""
+    if split not in SPLITS:
+        raise DataError(f"unknown split {split!r}: use one of {', '.join(SPLITS)}")
+    drawings = getattr(load_splits(data, max_len or 10**9), split)
+    for i in indices:
+        if not -len(drawings) <= i < len(drawings):
+            raise DataError(f"index {i} is out of range: the {split} split has {len(drawings)} drawings")
+    return [drawings[i] for i in indices]
+
+
+def first_strokes(drawing: np.ndarray, keep: float) -> np.ndarray:
+    """The beginning of a drawing: its first strokes, `keep` of them as a fraction (at least one)."""
+    if not 0 < keep <= 1:
+        raise DataError(f"--keep must be in (0, 1], got {keep}")
+    ends = np.flatnonzero(drawing[:, 2] == 1)
+    if len(ends) == 0:
+        return drawing
+    strokes = max(1, int(round(keep * len(ends))))
+    return drawing[: ends[strokes - 1] + 1]

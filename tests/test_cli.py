@@ -1,0 +1,90 @@
+"""The command line end to end on a tiny model trained briefly on the real sheep, plus its error handling."""
+
+import json
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from sketchlab.cli import main
+
+TINY = ["--enc-hidden", "16", "--dec-hidden", "32", "--z-size", "8", "--num-mixture", "3", "--batch-size", "16"]
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def run_cli(*args: str) -> None:
+    main([str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, sheep_path):
+    out = tmp_path_factory.mktemp("run")
+    run_cli("train", "--data", sheep_path, "--out-dir", out, "--steps", 6, "--eval-every", 3, "--save-every", 3,
+            "--image-every", 3, "--log-every", 1, "--no-progress", *TINY)
+    return out
+
+
+def test_train_writes_models_checkpoint_logs(trained):
+    for name in ("best/model.safetensors", "best/config.json", "last/model.safetensors", "last/trainer_state.pt"):
+        assert (trained / name).is_file(), name
+    assert list((trained / "tb").glob("events.out.tfevents.*"))
+    lines = [json.loads(line) for line in (trained / "metrics.jsonl").read_text().splitlines()]
+    assert [line["step"] for line in lines if "train/loss" in line][:3] == [1, 2, 3]
+    config = json.loads((trained / "best" / "config.json").read_text())
+    assert config["dec_hidden"] == 32 and config["scale_factor"] > 1  # sheep offsets are in pixels
+
+
+def test_sample_writes_svg_png_gif(trained, tmp_path):
+    run_cli("sample", "--model", trained, "--n", 4, "--seed", 0, "--out", tmp_path / "s.svg")
+    ET.parse(tmp_path / "s.svg")
+    run_cli("sample", "--model", trained, "--n", 1, "--seed", 0, "--out", tmp_path / "s.png")
+    assert Image.open(tmp_path / "s.png").size[0] > 0
+    run_cli("sample", "--model", trained, "--n", 1, "--seed", 0, "--out", tmp_path / "s.gif")
+    assert Image.open(tmp_path / "s.gif").n_frames > 1
+
+
+@pytest.mark.parametrize("command, extra", [
+    ("reconstruct", ["--index", "0,1", "--temperatures", "0.1,0.9"]),
+    ("interpolate", ["--from", "0", "--to", "1", "--steps", "3"]),
+    ("complete", ["--index", "2", "--keep", "0.5", "--candidates", "2"]),
+])
+def test_drawing_commands_write_svg(trained, tmp_path, sheep_path, command, extra):
+    out = tmp_path / f"{command}.svg"
+    run_cli(command, "--model", trained, "--data", sheep_path, "--seed", 0, "--out", out, *extra)
+    assert ET.parse(out).getroot().tag == f"{SVG}svg"
+
+
+def test_resume_continues_from_the_last_checkpoint(trained, sheep_path):
+    run_cli("train", "--data", sheep_path, "--out-dir", trained, "--steps", 8, "--resume", "--log-every", 1,
+            "--eval-every", 0, "--no-progress", *TINY)
+    steps = [json.loads(line)["step"] for line in (trained / "metrics.jsonl").read_text().splitlines()]
+    train_steps = [s for s in steps if s > 6]
+    assert train_steps and min(train_steps) == 7
+
+
+def cli_error(*args: str) -> str:
+    result = subprocess.run([sys.executable, "-m", "sketchlab", *map(str, args)], capture_output=True, text=True)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ")
+    return lines[0]
+
+
+def test_bad_input_gives_one_line_errors(tmp_path, trained):
+    assert "no such data file" in cli_error("train", "--data", tmp_path / "nope.npz", "--out-dir", tmp_path, "--steps", 1)
+    np.savez(tmp_path / "partial.npz", train=np.zeros((2, 5, 3)), valid=np.zeros((1, 5, 3)))
+    assert "test" in cli_error("train", "--data", tmp_path / "partial.npz", "--out-dir", tmp_path, "--steps", 1)
+    assert "no model" in cli_error("sample", "--model", tmp_path / "nothing")
+    assert "out of range" in cli_error("reconstruct", "--model", trained, "--data", "aaron_sheep", "--index", 100000)
+
+
+@pytest.mark.parametrize("command", ["train", "sample", "reconstruct", "interpolate", "complete"])
+def test_every_subcommand_has_help(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--help"])
+    assert exit_info.value.code == 0
+    assert "--" in capsys.readouterr().out
