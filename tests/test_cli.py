@@ -30,7 +30,12 @@ def trained(tmp_path_factory, sheep_path):
 def test_train_writes_models_checkpoint_logs(trained):
     for name in ("best/model.safetensors", "best/config.json", "last/model.safetensors", "last/trainer_state.pt"):
         assert (trained / name).is_file(), name
-    assert list((trained / "tb").glob("events.out.tfevents.*"))
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(trained / "tb")).Reload()
+    assert {"train/loss", "train/l_kl", "train/kl_weight", "valid/l_r"} <= set(events.Tags()["scalars"])
+    assert any("samples" in tag for tag in events.Tags()["images"])
+    assert events.Tags()["graph"]
     lines = [json.loads(line) for line in (trained / "metrics.jsonl").read_text().splitlines()]
     assert [line["step"] for line in lines if "train/loss" in line][:3] == [1, 2, 3]
     config = json.loads((trained / "best" / "config.json").read_text())
@@ -82,7 +87,7 @@ def test_bad_input_gives_one_line_errors(tmp_path, trained):
     assert "out of range" in cli_error("reconstruct", "--model", trained, "--data", "aaron_sheep", "--index", 100000)
 
 
-@pytest.mark.parametrize("command", ["train", "sample", "reconstruct", "interpolate", "complete"])
+@pytest.mark.parametrize("command", ["train", "sample", "reconstruct", "interpolate", "complete", "serve"])
 def test_every_subcommand_has_help(command, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main([command, "--help"])

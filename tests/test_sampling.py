@@ -85,20 +85,20 @@ class OneGaussian(NamedTuple):
 
 def test_temperature_scales_the_spread_by_its_square_root():
     g = torch.Generator().manual_seed(0)
-    spread = {t: sampling._next_points(OneGaussian.params(40000), t, g)[:, :2].std(0) for t in (1.0, 0.25)}
+    spread = {t: sampling.next_points(OneGaussian.params(40000), t, g)[:, :2].std(0) for t in (1.0, 0.25)}
     ratio = spread[0.25] / spread[1.0]
     assert torch.allclose(ratio, torch.tensor([0.5, 0.5]), atol=0.02)
 
 
 def test_correlation_is_reproduced():
     g = torch.Generator().manual_seed(0)
-    xy = sampling._next_points(OneGaussian.params(40000, rho=0.8), 1.0, g)[:, :2]
+    xy = sampling.next_points(OneGaussian.params(40000, rho=0.8), 1.0, g)[:, :2]
     assert abs(np.corrcoef(xy.T.numpy())[0, 1] - 0.8) < 0.02
 
 
 def test_temperature_zero_is_greedy_and_negative_is_refused():
     params = OneGaussian.params(5)._replace(pen_logits=torch.tensor([[0.0, 3.0, 1.0]]).expand(5, 3))
-    point = sampling._next_points(params, 0.0, None)
+    point = sampling.next_points(params, 0.0, None)
     assert torch.equal(point, torch.tensor([[0.0, 0.0, 0.0, 1.0, 0.0]]).expand(5, 5))
     with pytest.raises(DataError, match="temperature"):
         sampling.decode(ScriptedDecoder([1]), None, 1, temperature=-1)

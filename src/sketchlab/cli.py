@@ -113,6 +113,15 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("--temperature", type=float, default=0.5)
     add_output(comp, "completions.svg")
     comp.set_defaults(run=cmd_complete)
+
+    serve = sub.add_parser("serve", help="the drawing studio: a local web page to draw together with a model",
+                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    serve.add_argument("--model", action="append", required=True, metavar="[NAME=]PATH",
+                       help="a model folder (repeat for several); named after its folder unless NAME= is given")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
+    serve.add_argument("--port", type=int, default=8765)
+    serve.add_argument("--device", default="cpu", help="cpu or cuda")
+    serve.set_defaults(run=cmd_serve)
     return parser
 
 
@@ -178,6 +187,12 @@ def cmd_complete(args: argparse.Namespace) -> None:
     completions = sampling.complete(model, prefix, args.candidates, args.temperature, seed=args.seed)
     _save([prefix, *completions], args, ncols=args.candidates + 1,
           labels=["given"] + [f"#{i + 1}" for i in range(args.candidates)])
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    from sketchlab.web import serve
+
+    serve(args.model, host=args.host, port=args.port, device=args.device)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -11,3 +11,7 @@ class DataError(SketchlabError):
 
 class CheckpointError(SketchlabError):
     """A model or checkpoint directory that cannot be loaded."""
+
+
+class ConfigError(SketchlabError, ValueError):
+    """An absurd setting: a ValueError for the Python API, a one-line SketchlabError for the CLI."""

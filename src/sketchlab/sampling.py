@@ -66,7 +66,7 @@ def _choose(logits: torch.Tensor, temperature: float, generator: torch.Generator
     return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
 
 
-def _next_points(params, temperature: float, generator: torch.Generator | None) -> torch.Tensor:
+def next_points(params, temperature: float, generator: torch.Generator | None) -> torch.Tensor:
     """Draw one stroke-5 row per sketch from the decoder's mixture and pen distribution."""
     k = _choose(params.logit_pi, temperature, generator).unsqueeze(-1)
 
@@ -106,7 +106,7 @@ def decode(model, z: torch.Tensor | None, n: int, temperature: float = 0.65,
     active = torch.arange(n, device=device)
     for t in range(max_len):
         out, state = model.decode(inputs, None if z is None else z[active], state)
-        point = _next_points(model.split_params(out[:, -1]), temperature, generator)
+        point = next_points(model.split_params(out[:, -1]), temperature, generator)
         rows[active, t] = point
         drawing = point[:, 2 + END_OF_SKETCH] == 0
         if not drawing.all():

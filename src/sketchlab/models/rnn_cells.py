@@ -5,7 +5,7 @@ Every cell has `hidden_size`, `state_size` (the width of its flat state) and
 A flat state keeps the decoder cell-agnostic: its initial state is tanh(Linear(z)) of width `state_size`, and the
 sampler can index it by batch row whatever the cell.
 
-- `FusedLSTM`: torch's fused LSTM (cuDNN / oneDNN); the fastest, without recurrent dropout.
+- `FusedLSTM`: torch's fused LSTM (cuDNN / oneDNN); by far the fastest on a GPU, without recurrent dropout.
 - `LayerNormLSTM`: layer normalisation on the gates and the cell (Ba et al. 2016, as magenta's LayerNormLSTMCell)
   and recurrent dropout on the candidate (Semeniuta et al. 2016).
 - `HyperLSTM`: a small LSTM that rescales the main LSTM's weights at every step (Ha, Dai & Le 2016, "HyperNetworks").
@@ -127,9 +127,9 @@ class HyperLSTM(nn.Module):
     The hyper LSTM reads [x; h_prev]. From its output it makes, per gate, three embeddings (size `hyper_embedding`)
     and projects each to H units: a scale for the input's contribution W_x x, a scale for the recurrent contribution
     W_h h, and a bias. The main gates are then d_x * W_x x + d_h * W_h h + d_b. At initialisation the scales are 0.1
-    and the dynamic bias 0 (magenta's recurrent batch-norm style start), so the first update's gradient reaches the
-    hyper LSTM only through the state it returns; later ones through the modulation too.
-    state = cat(h, c, hyper_h, hyper_c).
+    and the dynamic bias 0 (magenta's recurrent batch-norm style start). With zero weights into the scale embeddings
+    and out of the bias embeddings, a loss on the outputs gives the hyper LSTM no gradient on the first update; that
+    update makes those weights non-zero and opens the path. state = cat(h, c, hyper_h, hyper_c).
     """
 
     def __init__(self, input_size: int, hidden_size: int, hyper_hidden: int = 256, hyper_embedding: int = 32,

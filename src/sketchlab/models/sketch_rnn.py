@@ -24,7 +24,7 @@ from safetensors.torch import load_file, save_model
 from torch import Tensor, nn
 from torch.optim.lr_scheduler import LambdaLR
 
-from sketchlab.errors import CheckpointError, SketchlabError
+from sketchlab.errors import CheckpointError, ConfigError
 from sketchlab.models.rnn_cells import CELLS, FusedLSTM, make_cell
 
 if TYPE_CHECKING:
@@ -33,10 +33,6 @@ if TYPE_CHECKING:
 MODEL_NAME = "sketch-rnn"
 MODEL_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
-
-
-class ConfigError(SketchlabError, ValueError):
-    """An absurd setting: a ValueError for the Python API, a one-line SketchlabError for the CLI."""
 
 
 # ---------------------------------------------------------------------- configuration
@@ -292,12 +288,14 @@ class SketchRNN(nn.Module):
     # ------------------------------------------------------------------ engine contract
 
     def configure_optimizers(self) -> list[tuple[torch.optim.Optimizer, LambdaLR]]:
+        """Adam with the learning rate decaying to its floor (`learning_rate_at`), stepped once per update."""
         config = self.config
         optimizer = torch.optim.Adam(self.parameters(), lr=config.learning_rate)
         scheduler = LambdaLR(optimizer, lambda step: learning_rate_at(config, step) / config.learning_rate)
         return [(optimizer, scheduler)]
 
     def training_step(self, batch: dict[str, Tensor], step: int, optimizer_idx: int = 0) -> dict[str, Tensor]:
+        """The losses of `compute_losses`; one optimiser, so `optimizer_idx` is always 0."""
         return self.compute_losses(batch, step)
 
     @property
@@ -318,12 +316,49 @@ class SketchRNN(nn.Module):
         strokes[:, :, 2] = 1  # start token, then pen-down rows
         return strokes, torch.tensor([8, 5], device=strokes.device)
 
+    # ------------------------------------------------------------------ drawing API (sketchlab.sampling)
+    # Imported inside each method: sampling needs the data package, the model itself does not.
+
     def sample(self, n: int = 1, temperature: float = 0.65, z: Tensor | None = None,
                seed: int | None = None) -> list[np.ndarray]:
-        """`n` new drawings (stroke-3, data units): a shortcut to `sketchlab.sampling.sample`."""
-        from sketchlab.sampling import sample  # imported here: sampling needs the data package, the model does not
+        """`n` new drawings (stroke-3, data units); see `sketchlab.sampling.sample`."""
+        from sketchlab import sampling
 
-        return sample(self, n, temperature, z, seed)
+        return sampling.sample(self, n, temperature, z, seed)
+
+    def encode(self, drawings: list[np.ndarray]) -> Tensor:
+        """Latent means (N, z_size) of stroke-3 drawings; see `sketchlab.sampling.encode`."""
+        from sketchlab import sampling
+
+        return sampling.encode(self, drawings)
+
+    def reconstruct(self, drawings: list[np.ndarray], temperatures=(0.2, 0.5, 0.8),
+                    seed: int | None = None) -> list[list[np.ndarray]]:
+        """Each drawing encoded and decoded at each temperature; see `sketchlab.sampling.reconstruct`."""
+        from sketchlab import sampling
+
+        return sampling.reconstruct(self, drawings, temperatures, seed)
+
+    def interpolate(self, first: np.ndarray, second: np.ndarray, steps: int = 8, method: str = "slerp",
+                    temperature: float = 0.0, seed: int | None = 0) -> list[np.ndarray]:
+        """Drawings along the latent path between two drawings; see `sketchlab.sampling.interpolate`."""
+        from sketchlab import sampling
+
+        return sampling.interpolate(self, first, second, steps, method, temperature, seed)
+
+    def complete(self, prefix: np.ndarray, n: int = 4, temperature: float = 0.5,
+                 seed: int | None = None) -> list[np.ndarray]:
+        """`n` continuations of an unfinished drawing; see `sketchlab.sampling.complete`."""
+        from sketchlab import sampling
+
+        return sampling.complete(self, prefix, n, temperature, seed)
+
+    def log_images(self, step: int) -> dict[str, np.ndarray]:
+        """Sample drawings for TensorBoard: the same 16 prior codes at every logged step, so progress is visible."""
+        from sketchlab import render
+
+        drawings = self.sample(16, temperature=0.5, seed=0)
+        return {"samples": render.grid_array(drawings, ncols=4, cell=96)}
 
     # ------------------------------------------------------------------ files
 

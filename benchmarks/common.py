@@ -1,0 +1,72 @@
+"""Shared pieces of the benchmarks: real sheep batches, a timer, and the per-timestep LSTMCell baseline."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+import sketchlab  # noqa: F401 - sets flush-denormal, as every sketchlab run does
+from sketchlab.data.datasets import StrokeBatches, StrokeDataset
+from sketchlab.data.npz import load_stroke_splits
+from sketchlab.data.sources import resolve_data
+from sketchlab.data.strokes import scale_factor
+from sketchlab.models.sketch_rnn import SketchRNN, SketchRNNConfig
+
+
+class LoopLSTM(nn.Module):
+    """The straightforward implementation: an `nn.LSTMCell` stepped in a Python loop (the flat-state interface)."""
+
+    def __init__(self, input_size: int, hidden_size: int) -> None:
+        super().__init__()
+        self.hidden_size, self.state_size = hidden_size, 2 * hidden_size
+        self.cell = nn.LSTMCell(input_size, hidden_size)
+
+    def forward(self, x: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h, c = state.chunk(2, dim=1)
+        outputs = []
+        for x_t in x.unbind(1):
+            h, c = self.cell(x_t, (h, c))
+            outputs.append(h)
+        return torch.stack(outputs, dim=1), torch.cat([h, c], dim=1)
+
+
+def with_loop_cells(model: SketchRNN) -> SketchRNN:
+    """The same model with every LSTM (encoder both ways, decoder) replaced by a per-timestep LSTMCell loop."""
+    def loop_like(fused):
+        return LoopLSTM(fused.lstm.input_size, fused.hidden_size)
+
+    model.cell = loop_like(model.cell)
+    if model.config.conditional:
+        model.encoder.forward_rnn = loop_like(model.encoder.forward_rnn)
+        model.encoder.backward_rnn = loop_like(model.encoder.backward_rnn)
+    return model
+
+
+def sheep_batches(config: SketchRNNConfig, data: str = "aaron_sheep") -> tuple[SketchRNNConfig, StrokeBatches]:
+    splits, _ = load_stroke_splits(resolve_data(data), config.max_seq_len)
+    factor = scale_factor(splits.train)
+    config = SketchRNNConfig(**{**config.__dict__, "scale_factor": factor})
+    dataset = StrokeDataset(splits.train, splits.train_labels, config.max_seq_len, factor)
+    return config, StrokeBatches(dataset, config.batch_size, seed=0, random_scale_factor=config.random_scale_factor,
+                                 augment_stroke_prob=config.augment_stroke_prob)
+
+
+def median_seconds(fn, repeats: int, warmup: int = 1) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def machine() -> str:
+    return f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, " \
+           f"LD_PRELOAD={Path(os.environ.get('LD_PRELOAD', 'none')).name}"
