@@ -66,33 +66,32 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="sketchlab", description="Teach machines to draw.")
     parser.add_argument("-v", "--verbose", action="store_true", help="show tracebacks and debug logs")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    train = sub.add_parser("train", help="train a Sketch-RNN on stroke-3 data",
-                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    def sub(name: str, summary: str, run) -> argparse.ArgumentParser:
+        command = subparsers.add_parser(name, help=summary, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        command.set_defaults(run=run)
+        return command
+
+    train = sub("train", "train a Sketch-RNN on stroke-3 data", cmd_train)
     train.add_argument("--data", required=True, help="stroke-3 .npz path(s) or names (aaron_sheep, cat, ...), comma-separated")
     add_dataclass_options(train, TrainConfig)
     add_dataclass_options(train, SketchRNNConfig, skip=("scale_factor",))
-    train.set_defaults(run=cmd_train)
 
-    sample = sub.add_parser("sample", help="draw new sketches", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    sample = sub("sample", "draw new sketches", cmd_sample)
     add_model(sample)
     sample.add_argument("--n", type=int, default=16, help="how many drawings (decoded together)")
     sample.add_argument("--temperature", type=float, default=0.5, help="tau; 0 draws greedily")
     add_output(sample, "samples.svg")
-    sample.set_defaults(run=cmd_sample)
 
-    rec = sub.add_parser("reconstruct", help="encode drawings and decode them at several temperatures",
-                         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    rec = sub("reconstruct", "encode drawings and decode them at several temperatures", cmd_reconstruct)
     add_model(rec)
     add_drawing_source(rec)
     rec.add_argument("--index", type=_ints, default=[0], help="drawing indices in the split, comma-separated")
     rec.add_argument("--temperatures", type=_floats, default=[0.2, 0.5, 0.8])
     add_output(rec, "reconstructions.svg")
-    rec.set_defaults(run=cmd_reconstruct)
 
-    inter = sub.add_parser("interpolate", help="decode along the latent path between two drawings",
-                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    inter = sub("interpolate", "decode along the latent path between two drawings", cmd_interpolate)
     add_model(inter)
     add_drawing_source(inter)
     inter.add_argument("--from", dest="first", type=int, default=0, help="index of the first drawing")
@@ -101,10 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     inter.add_argument("--method", choices=["slerp", "lerp"], default="slerp")
     inter.add_argument("--temperature", type=float, default=0.0)
     add_output(inter, "interpolation.svg")
-    inter.set_defaults(run=cmd_interpolate)
 
-    comp = sub.add_parser("complete", help="let the model finish an unfinished drawing",
-                          formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    comp = sub("complete", "let the model finish an unfinished drawing", cmd_complete)
     add_model(comp)
     add_drawing_source(comp)
     comp.add_argument("--index", type=int, default=0, help="which drawing of the split to cut short")
@@ -112,16 +109,36 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("--candidates", type=int, default=4)
     comp.add_argument("--temperature", type=float, default=0.5)
     add_output(comp, "completions.svg")
-    comp.set_defaults(run=cmd_complete)
 
-    serve = sub.add_parser("serve", help="the drawing studio: a local web page to draw together with a model",
-                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    serve = sub("serve", "the drawing studio: a local web page to draw together with a model", cmd_serve)
     serve.add_argument("--model", action="append", required=True, metavar="[NAME=]PATH",
                        help="a model folder (repeat for several); named after its folder unless NAME= is given")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
     serve.add_argument("--port", type=int, default=8765)
     serve.add_argument("--device", default="cpu", help="cpu or cuda")
-    serve.set_defaults(run=cmd_serve)
+
+    data = sub("data", "Quick, Draw! categories: list, download, build stroke-3 files", None)
+    data_commands = data.add_subparsers(dest="data_command", required=True, metavar="DATA_COMMAND")
+    listing = data_commands.add_parser("list", help="the 345 Quick, Draw! categories, or those matching a text")
+    listing.add_argument("query", nargs="?", default="", help="part of a category name")
+    listing.set_defaults(run=cmd_data_list)
+    get = data_commands.add_parser("get", help="download categories into the cache (never twice)",
+                                   formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    get.add_argument("categories", nargs="+", metavar="CATEGORY", help="names; quote names with spaces")
+    get.add_argument("--format", default="sketchrnn", choices=["sketchrnn", "simplified", "raw", "bitmap"])
+    get.set_defaults(run=cmd_data_get)
+    build = data_commands.add_parser("build", help="a stroke-3 .npz with train/valid/test splits from .ndjson files",
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    build.add_argument("ndjson", nargs="+", help=".ndjson files (raw or simplified), pooled into one set")
+    build.add_argument("--out", required=True, help="the .npz to write")
+    build.add_argument("--max-len", type=int, default=250, help="drop drawings with more points")
+    build.add_argument("--recognized-only", action="store_true", help="drop drawings the game did not recognise")
+    build.add_argument("--valid-fraction", type=float, default=0.05)
+    build.add_argument("--test-fraction", type=float, default=0.05)
+    build.add_argument("--simplify", type=float, default=None, metavar="EPSILON", help="extra RDP simplification")
+    build.add_argument("--limit", type=int, default=None, help="read at most this many drawings per file")
+    build.add_argument("--seed", type=int, default=0)
+    build.set_defaults(run=cmd_data_build)
     return parser
 
 
@@ -193,6 +210,29 @@ def cmd_serve(args: argparse.Namespace) -> None:
     from sketchlab.web import serve
 
     serve(args.model, host=args.host, port=args.port, device=args.device)
+
+
+def cmd_data_list(args: argparse.Namespace) -> None:
+    from sketchlab.data.quickdraw import search_categories
+
+    names = search_categories(args.query)
+    print("\n".join(names) if names else f"no category matches {args.query!r}")
+
+
+def cmd_data_get(args: argparse.Namespace) -> None:
+    from sketchlab.data.quickdraw import get
+
+    for category in args.categories:
+        print(get(category, args.format))
+
+
+def cmd_data_build(args: argparse.Namespace) -> None:
+    from sketchlab.data.quickdraw import build_npz
+
+    summary = build_npz(args.ndjson, args.out, max_len=args.max_len, recognized_only=args.recognized_only,
+                        valid_fraction=args.valid_fraction, test_fraction=args.test_fraction, seed=args.seed,
+                        simplify_epsilon=args.simplify, limit=args.limit)
+    print(summary)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,10 +1,6 @@
 """The downloader against a loopback HTTP server that serves the shared data like the upstream hosts do."""
 
-import functools
-import http.server
 import socket
-import threading
-from pathlib import Path
 
 import pytest
 
@@ -12,36 +8,8 @@ from sketchlab.data import sources
 from sketchlab.errors import DataError
 
 
-class MirrorHandler(http.server.SimpleHTTPRequestHandler):
-    """Serves files with Range support; `truncate_to` cuts bodies short to simulate a dropped connection."""
-
-    truncate_to: int | None = None
-    requests: list[dict] = []
-
-    def log_message(self, *args):
-        pass
-
-    def do_GET(self):
-        path = Path(self.translate_path(self.path))
-        type(self).requests.append({"path": self.path, "range": self.headers.get("Range")})
-        if not path.is_file():
-            self.send_error(404, "not found")
-            return
-        data = path.read_bytes()
-        start = int(self.headers["Range"].split("=")[1].split("-")[0]) if self.headers.get("Range") else 0
-        if start >= len(data) and start:
-            self.send_error(416, "range not satisfiable")
-            return
-        body = data[start:]
-        self.send_response(206 if start else 200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        limit = self.truncate_to if self.truncate_to is not None else len(body)
-        self.wfile.write(body[:limit])
-
-
 @pytest.fixture()
-def mirror(tmp_path, data_dir, monkeypatch):
+def mirror(tmp_path, data_dir, monkeypatch, serve_dir):
     """A loopback mirror whose layout matches the upstream hosts: sketchrnn/<name>.npz and aaron_sheep/..."""
     root = tmp_path / "mirror"
     (root / "sketchrnn").mkdir(parents=True)
@@ -50,19 +18,12 @@ def mirror(tmp_path, data_dir, monkeypatch):
     (root / "sketchrnn" / "sheep.npz").write_bytes(sheep)
     (root / "aaron_sheep" / "aaron_sheep.npz").write_bytes(sheep)
     (root / "sketchrnn" / "broken.npz").write_bytes(b"this is not a zip file")
-    MirrorHandler.truncate_to = None
-    MirrorHandler.requests = []
-    handler = functools.partial(MirrorHandler, directory=str(root))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{server.server_address[1]}"
+    url, handler = serve_dir(root)
     monkeypatch.setenv("SKETCHLAB_QUICKDRAW_URL", url)
     monkeypatch.setenv("SKETCHLAB_SKETCHRNN_DATASETS_URL", url)
     monkeypatch.setenv("SKETCHLAB_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("SKETCHLAB_DATA", raising=False)
-    yield {"url": url, "sheep": sheep, "cache": tmp_path / "cache"}
-    server.shutdown()
+    return {"url": url, "sheep": sheep, "cache": tmp_path / "cache", "handler": handler}
 
 
 def test_category_download_lands_verified_in_cache_and_is_not_fetched_twice(mirror):
@@ -70,26 +31,26 @@ def test_category_download_lands_verified_in_cache_and_is_not_fetched_twice(mirr
     assert path == mirror["cache"] / "sketchrnn" / "sheep.npz"
     assert path.read_bytes() == mirror["sheep"]
     assert sources.resolve_data("sheep") == [path]
-    assert len(MirrorHandler.requests) == 1
+    assert len(mirror["handler"].requests) == 1
 
 
 def test_classic_dataset_names_use_their_own_upstream_layout(mirror):
     (path,) = sources.resolve_data("aaron_sheep")
-    assert MirrorHandler.requests[0]["path"] == "/aaron_sheep/aaron_sheep.npz"
+    assert mirror["handler"].requests[0]["path"] == "/aaron_sheep/aaron_sheep.npz"
     assert path.read_bytes() == mirror["sheep"]
 
 
 def test_truncated_download_leaves_no_file_and_resumes_from_the_partial(mirror):
-    MirrorHandler.truncate_to = 1000
+    mirror["handler"].truncate_to = 1000
     with pytest.raises(DataError, match="failed|truncated"):
         sources.resolve_data("sheep")
     final = mirror["cache"] / "sketchrnn" / "sheep.npz"
     part = final.with_name("sheep.npz.part")
     assert not final.exists()
     assert part.stat().st_size == 1000
-    MirrorHandler.truncate_to = None
+    mirror["handler"].truncate_to = None
     sources.resolve_data("sheep")
-    assert MirrorHandler.requests[-1]["range"] == "bytes=1000-"
+    assert mirror["handler"].requests[-1]["range"] == "bytes=1000-"
     assert final.read_bytes() == mirror["sheep"]
     assert not part.exists()
 

@@ -15,15 +15,6 @@ CELL_OPTIONS = {
 STATE_SIZES = {"lstm": 2 * HIDDEN, "layernorm": 2 * HIDDEN, "hyper": 2 * HIDDEN + 2 * 8}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors gain nothing from threads, and on 2 shared cores their spinning made these tests 10-30x slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def build(name: str, **overrides) -> torch.nn.Module:
     torch.manual_seed(0)
     return make_cell(name, INPUT, HIDDEN, **{**CELL_OPTIONS[name], **overrides})

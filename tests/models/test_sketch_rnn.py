@@ -20,15 +20,6 @@ TINY = {"enc_hidden": 16, "dec_hidden": 24, "z_size": 6, "num_mixture": 3, "max_
 CELLS = ("lstm", "layernorm", "hyper")
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors gain nothing from threads, and on 2 shared cores their spinning made these tests 10-30x slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def tiny(**overrides) -> SketchRNN:
     torch.manual_seed(0)
     return SketchRNN(SketchRNNConfig(**{**TINY, **overrides}))

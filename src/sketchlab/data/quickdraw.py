@@ -141,16 +141,16 @@ def _verify_ndjson(path: Path) -> None:
         first = fh.readline()
     problem = _problem(first)
     if isinstance(problem, str):
-        raise DataError(f"{path.name} is not Quick, Draw! ndjson: its first line {problem}")
+        raise DataError(f"not Quick, Draw! ndjson: its first line {_PROBLEMS[problem][1]}")
 
 
 def _verify_bitmap(path: Path) -> None:
     try:
         array = np.load(path, mmap_mode="r", allow_pickle=False)
     except (ValueError, OSError, EOFError) as err:
-        raise DataError(f"{path.name} is not a .npy array: {err}") from None
+        raise DataError(f"not a .npy array: {err}") from None
     if array.ndim != 2 or array.shape[1] != 784:
-        raise DataError(f"{path.name} holds an array of shape {array.shape}, not (n, 784) 28x28 bitmaps")
+        raise DataError(f"an array of shape {array.shape}, not (n, 784) 28x28 bitmaps")
 
 
 _VERIFY = {"sketchrnn": _verify_npz, "simplified": _verify_ndjson, "raw": _verify_ndjson, "bitmap": _verify_bitmap}
@@ -176,11 +176,11 @@ def get(category: str, fmt: str = "simplified", download: bool = True) -> Path:
 # ------------------------------------------------------------------------------------------------ ndjson reader
 
 MAX_LISTED_LINES = 10
-_PROBLEMS = {
-    "not_json": "not a JSON object",
-    "no_drawing": "without a 'drawing'",
-    "bad_strokes": "with strokes that are not lists of 2 or 3 equally long lists of numbers",
-    "mismatched": "with x, y (and t) of different lengths",
+_PROBLEMS = {  # reason: (how a report counts such lines, what is wrong with one line)
+    "not_json": ("not JSON objects", "is not a JSON object"),
+    "no_drawing": ("without a 'drawing'", "has no 'drawing'"),
+    "bad_strokes": ("with malformed strokes", "has strokes that are not [[x...], [y...](, [t...])] of numbers"),
+    "mismatched": ("with x, y (and t) of different lengths", "has a stroke whose x, y (and t) differ in length"),
 }
 
 
@@ -206,7 +206,7 @@ class NdjsonReport:
         summary = f"{self.path}: {self.drawings} drawings"
         if not self.malformed:
             return summary
-        why = ", ".join(f"{n} {_PROBLEMS[r]}" for r, n in self.reasons.most_common())
+        why = ", ".join(f"{n} {_PROBLEMS[r][0]}" for r, n in self.reasons.most_common())
         more = ", ..." if self.malformed > len(self.bad_lines) else ""
         listed = ", ".join(map(str, self.bad_lines))
         return f"{summary}; skipped {self.malformed} malformed lines ({why}; lines {listed}{more})"
@@ -380,9 +380,11 @@ def simplified_to_stroke3(drawing: Sequence) -> np.ndarray:
     through `stroke3_to_simplified`.
     """
     try:
-        lines = [np.array(stroke[:2], dtype=np.float64).T.reshape(-1, 2) for stroke in drawing]
+        lines = [np.array(stroke[:2], dtype=np.float64).T for stroke in drawing]
     except (TypeError, ValueError) as err:
         raise DataError(f"a drawing must be a list of [[x...], [y...]] strokes: {err}") from None
+    if any(line.ndim != 2 or line.shape[1] != 2 for line in lines):
+        raise DataError("a drawing must be a list of [[x...], [y...]] strokes")
     return lines_to_strokes([line for line in lines if len(line)])
 
 

@@ -4,7 +4,8 @@
 `margin` on every side, aspect kept, centred; y down) and draws every stroke as a chain of capsules `line_width`
 pixels across: round caps and joints, a single-point stroke a dot. Anti-aliasing is analytic: a pixel's ink is
 `clip(line_width / 2 + 0.5 - distance, 0, 1)`, the distance measured from its centre to the nearest segment, so a
-line's edges fade over one pixel and overlapping strokes never add up beyond 1.
+line's edges fade over one pixel and overlapping strokes never add up beyond 1. (Ink within 1e-5 of 0 or 1, the size
+of float32 rounding errors here, is snapped to it, so the background is exactly 0 and a line's core exactly 1.)
 
 Speed comes from doing all segments of a batch at once: long segments are cut into pieces of at most `_PIECE` pixels,
 every piece is evaluated on a fixed small patch of pixels around it (numpy, float32), and the patches are merged
@@ -29,6 +30,7 @@ __all__ = ["RasterSketchDataset", "rasterize"]
 _PIECE = 3.0  # longest piece of a segment evaluated on one patch, in pixels
 _CHUNK_PIXELS = 1 << 21  # pixel evaluations per numpy pass (about 8 MB per float32 temporary)
 _CANVAS_PIXELS = 1 << 24  # padded canvas pixels drawn at once (64 MB)
+_SNAP = np.float32(1e-5)  # ink this close to 0 or 1 (float32 rounding) is made exactly 0 or 1
 
 
 def _segments(drawings: Sequence, size: int, margin: float,
@@ -47,9 +49,9 @@ def _segments(drawings: Sequence, size: int, margin: float,
     lifted = np.concatenate(rows)[:, 2] == 1
     ends = np.cumsum(lengths)
     lifted[ends[lengths > 0] - 1] = True  # a last stroke left with the pen down ends with its drawing
-    first = np.concatenate([[True], lifted[:-1]])
+    opens = np.concatenate([[True], lifted[:-1]])  # the point starts a stroke
     joined = np.flatnonzero(~lifted)  # point k is joined to point k + 1
-    dots = np.flatnonzero(first & lifted)
+    dots = np.flatnonzero(opens & lifted)
     owner = np.repeat(np.arange(len(rows)), lengths)
     return (np.concatenate([placed[joined], placed[dots]]), np.concatenate([placed[joined + 1], placed[dots]]),
             np.concatenate([owner[joined], owner[dots]]))
@@ -125,7 +127,7 @@ def _splat(canvas: np.ndarray, a: np.ndarray, b: np.ndarray, owner: np.ndarray, 
     dist2 += (cy * cy)[:, :, None] + (cx * cx)[:, None, :]
     np.maximum(dist2, 0, out=dist2)
     ink = np.sqrt(dist2, out=dist2)
-    np.subtract(reach, ink, out=ink)
+    np.subtract(reach + _SNAP, ink, out=ink)  # rounding errors of a few millionths: full ink stays exactly 1 ...
     np.minimum(ink, 1, out=ink)
     itype = np.int32 if canvas.size < 2**31 else np.int64
     base = owner.astype(itype) * itype(side * side) + (y0.astype(itype) + itype(pad)) * itype(side) \
@@ -133,7 +135,7 @@ def _splat(canvas: np.ndarray, a: np.ndarray, b: np.ndarray, owner: np.ndarray, 
     offsets = (np.arange(grid.size, dtype=itype)[:, None] * itype(side) + np.arange(grid.size, dtype=itype)).ravel()
     index = (base[:, None] + offsets).ravel()
     values = ink.reshape(-1)
-    keep = values > 0
+    keep = values > 2 * _SNAP  # ... and no ink stays exactly 0
     np.maximum.at(canvas, index[keep], values[keep])
 
 

@@ -3,8 +3,14 @@
 Path data is parsed by the `svg.path` package (every command M/L/H/V/C/S/Q/T/A/Z, absolute and relative); curves
 are sampled along their length. `transform` attributes (matrix, translate, scale, rotate, skewX, skewY) of the
 elements and of every enclosing group are applied. Coordinates keep SVG's orientation, x to the right and y *down*,
-which is also stroke-3's (see render.py), so nothing is flipped. The root's viewBox, stroke styles and fills are
-ignored: a stroke-3 drawing has no size, colour or width. `render.drawing_svg` writes the opposite direction.
+which is also stroke-3's (see render.py), so nothing is flipped. The root's viewBox, colours and widths are ignored:
+a stroke-3 drawing has no size, colour or width.
+
+Which elements count: those that SVG strokes (`stroke` set and not `none`, by attribute, `style` or inheritance).
+Shapes that are only filled (a background rectangle, say) are left out, unless nothing in the document is
+stroked: then the outlines of the filled shapes are the drawing (icons drawn with fills only). Invisible elements
+(`display="none"`, neither stroke nor fill) and the contents of `<defs>`, `<clipPath>`, `<mask>`, `<symbol>`,
+`<marker>`, `<pattern>` and `<text>` are never read. `render.drawing_svg` writes the opposite direction.
 """
 
 from __future__ import annotations
@@ -111,6 +117,20 @@ def _shape_path(element: ET.Element) -> str | None:
     return None
 
 
+def _sample_curve(segment, samples_per_unit: float) -> list[complex]:
+    """Points along a curve segment (its start excluded) about equally far apart along the curve."""
+    length = segment.length(error=1e-6)
+    n = max(2, math.ceil(length * samples_per_unit))
+    # the curve's parameter does not move at constant speed: invert the arc length measured on a finer polyline
+    fine = np.linspace(0.0, 1.0, 8 * n + 1)
+    points = np.array([segment.point(t) for t in fine])
+    arc = np.concatenate([[0.0], np.cumsum(np.abs(np.diff(points)))])
+    if arc[-1] <= 0:
+        return [segment.end]
+    ts = np.interp(np.linspace(0.0, arc[-1], n + 1)[1:-1], arc, fine)
+    return [segment.point(t) for t in ts] + [segment.end]
+
+
 def _path_lines(d: str, samples_per_unit: float) -> list[np.ndarray]:
     """One polyline per subpath of path data `d`; curves sampled every 1 / samples_per_unit along their length."""
     try:
@@ -120,7 +140,7 @@ def _path_lines(d: str, samples_per_unit: float) -> list[np.ndarray]:
     lines, current = [], []
     for segment in path:
         if isinstance(segment, Move):
-            if len(current):
+            if len(current) > 1:  # a moveto alone draws nothing
                 lines.append(current)
             current = [segment.end]
             continue
@@ -129,10 +149,8 @@ def _path_lines(d: str, samples_per_unit: float) -> list[np.ndarray]:
         if isinstance(segment, (Line, Close)):
             current.append(segment.end)
             continue
-        length = segment.length(error=1e-6)
-        n = max(2, math.ceil(length * samples_per_unit))
-        current.extend(segment.point(t) for t in np.linspace(0.0, 1.0, n + 1)[1:])
-    if len(current):
+        current.extend(_sample_curve(segment, samples_per_unit))
+    if len(current) > 1:
         lines.append(current)
     return [np.array([[p.real, p.imag] for p in line], dtype=np.float64) for line in lines]
 
@@ -160,16 +178,33 @@ def _dedupe(line: np.ndarray) -> np.ndarray:
     return line[keep]
 
 
-def _walk(element: ET.Element, matrix: np.ndarray, samples_per_unit: float, out: list[np.ndarray]) -> None:
+def _paint(element: ET.Element, inherited: dict[str, str]) -> dict[str, str]:
+    """The element's `stroke` and `fill` (attribute, or `style` declaration, else the parent's)."""
+    paint = dict(inherited)
+    for name in ("stroke", "fill"):
+        if element.get(name) is not None:
+            paint[name] = element.get(name).strip()
+    for declaration in (element.get("style") or "").split(";"):
+        name, _, value = declaration.partition(":")
+        if name.strip() in ("stroke", "fill") and value.strip():
+            paint[name.strip()] = value.strip()
+    return paint
+
+
+def _walk(element: ET.Element, matrix: np.ndarray, paint: dict[str, str], samples_per_unit: float,
+          out: list[tuple[bool, np.ndarray]]) -> None:
+    """Collect `(stroked, polyline)` for every drawable element under `element`, in document order."""
     tag = _tag(element)
     if tag in _SKIPPED or element.get("display", "").strip() == "none":
         return
     matrix = matrix @ parse_transform(element.get("transform"))
-    for line in _element_lines(element, samples_per_unit):
-        placed = line @ matrix[:2, :2].T + matrix[:2, 2]
-        out.append(_dedupe(placed))
+    paint = _paint(element, paint)
+    stroked, filled = paint["stroke"] != "none", paint["fill"] != "none"
+    if stroked or filled:
+        for line in _element_lines(element, samples_per_unit):
+            out.append((stroked, _dedupe(line @ matrix[:2, :2].T + matrix[:2, 2])))
     for child in element:
-        _walk(child, matrix, samples_per_unit, out)
+        _walk(child, matrix, paint, samples_per_unit, out)
 
 
 def _read_text(svg: str | Path) -> tuple[str, str]:
@@ -195,12 +230,13 @@ def svg_to_lines(svg: str | Path, samples_per_unit: float = 1.0) -> list[np.ndar
         raise DataError(f"{where} is not valid SVG/XML: {err}") from None
     if _tag(root) != "svg":
         raise DataError(f"{where} is not SVG: its root element is <{_tag(root)}>, not <svg>")
-    lines: list[np.ndarray] = []
+    found: list[tuple[bool, np.ndarray]] = []
     try:
-        _walk(root, np.eye(3), samples_per_unit, lines)
+        _walk(root, np.eye(3), {"stroke": "none", "fill": "black"}, samples_per_unit, found)  # SVG's defaults
     except ValueError as err:  # a number svg.path or float() could not read
         raise DataError(f"{where} has an unreadable number: {err}") from None
-    lines = [line for line in lines if len(line)]
+    any_stroked = any(stroked for stroked, _ in found)
+    lines = [line for stroked, line in found if len(line) and (stroked or not any_stroked)]
     if not lines:
         raise DataError(f"{where} has nothing to draw: no path, line, polyline, polygon, rect, circle or ellipse")
     if not all(np.isfinite(line).all() for line in lines):
@@ -211,8 +247,9 @@ def svg_to_lines(svg: str | Path, samples_per_unit: float = 1.0) -> list[np.ndar
 def svg_to_strokes(svg: str | Path, samples_per_unit: float = 1.0, tolerance: float | None = None) -> np.ndarray:
     """An SVG drawing (its text, or a path to a file) as stroke-3 float32, one stroke per (sub)path.
 
-    Curves (Bezier, arcs, circles) are sampled with `samples_per_unit` points per user unit of length (at least 2 per
-    curve segment); straight segments keep only their end points. `tolerance`, if given, then simplifies every
+    Curves (Bezier, arcs, circles) are sampled with `samples_per_unit` points per unit of length (in the element's
+    own coordinates, before transforms; at least 2 per curve segment); straight segments keep only their end points.
+    A single-point stroke (`M x y L x y`, as `render.drawing_svg` writes a dot) comes back as one point. `tolerance`, if given, then simplifies every
     stroke with Ramer-Douglas-Peucker (`strokes.rdp`) at that distance in user units. The first row is the first
     point's offset from the origin, as in every stroke-3 drawing. Unreadable SVG raises a one-line DataError.
     """
