@@ -53,7 +53,8 @@ Lines = list[np.ndarray]  # (k, 2) float64 absolute coordinates, one array per p
 # ----------------------------------------------------------------------------------------------------- geometry
 
 
-def _as_stroke3(drawing, what: str = "drawing") -> np.ndarray:
+def as_stroke3(drawing, what: str = "drawing") -> np.ndarray:
+    """A drawing (array, list or tensor) as a checked float (n, 3) array; `what` names it in errors."""
     if hasattr(drawing, "detach"):  # a torch tensor, maybe on a GPU or requiring grad
         drawing = drawing.detach().cpu().numpy()
     try:
@@ -72,7 +73,7 @@ def _lines(s: np.ndarray) -> Lines:
     return [line for line in strokes_to_lines(s) if len(line)]
 
 
-def _fit(lines: Lines, width: float, height: float, margin: float) -> tuple[float, float, float]:
+def fit_to_canvas(lines: Lines, width: float, height: float, margin: float) -> tuple[float, float, float]:
     """(scale, ox, oy) so that `x * scale + ox` fits the drawing centred in the box with the margin."""
     if not 0 <= margin < 0.5:
         raise ValueError(f"margin must be in [0, 0.5), got {margin}")
@@ -89,7 +90,7 @@ def _fit(lines: Lines, width: float, height: float, margin: float) -> tuple[floa
 
 
 def _place(lines: Lines, width: float, height: float, margin: float, x0: float = 0.0, y0: float = 0.0) -> Lines:
-    scale, ox, oy = _fit(lines, width, height, margin)
+    scale, ox, oy = fit_to_canvas(lines, width, height, margin)
     return [line * scale + np.array([ox + x0, oy + y0]) for line in lines]
 
 
@@ -158,7 +159,7 @@ def drawing_svg(stroke3, size: int = 256, margin: float = 0.05, stroke_width: fl
     (see `stroke_colors`); `background=None` leaves the canvas transparent.
     """
     _check_size(size, "size")
-    lines = _lines(_as_stroke3(stroke3))
+    lines = _lines(as_stroke3(stroke3))
     placed = _place(lines, size, size, margin)
     return _svg_document(size, size, _svg_paths(placed, _colors(len(lines), color, color_by_order)),
                          background, stroke_width)
@@ -229,7 +230,7 @@ def render_image(stroke3, size: int = 256, line_width: float = 2.0, margin: floa
                  color_by_order: bool = False, color: str = "black", background: str | None = "white") -> Image.Image:
     """An anti-aliased RGB picture of one drawing (drawn 4x larger, then box-filtered down), white background."""
     _check_size(size, "size")
-    lines = _lines(_as_stroke3(stroke3))
+    lines = _lines(as_stroke3(stroke3))
     return _raster(_place(lines, size, size, margin), _colors(len(lines), color, color_by_order), size, line_width,
                    background)
 
@@ -283,7 +284,7 @@ def _layout(drawings, ncols: int | None, cell: int, labels) -> tuple[list[np.nda
     _check_size(cell, "cell")
     if getattr(drawings, "ndim", None) == 2:
         raise DataError("a grid needs a list of drawings, got a single drawing (wrap it in a list)")
-    items = [_as_stroke3(d, f"drawing {i}") for i, d in enumerate(drawings)]
+    items = [as_stroke3(d, f"drawing {i}") for i, d in enumerate(drawings)]
     if not items:
         raise DataError("nothing to draw: the list of drawings is empty")
     if ncols is None:
@@ -304,7 +305,7 @@ def _layout(drawings, ncols: int | None, cell: int, labels) -> tuple[list[np.nda
 
 def _gif_frames(stroke3, size: int, points_per_frame: int | None, max_frames: int, line_width: float,
                 margin: float, color_by_order: bool, color: str, background: str | None) -> list[Image.Image]:
-    lines = _lines(_as_stroke3(stroke3))
+    lines = _lines(as_stroke3(stroke3))
     placed = _place(lines, size, size, margin)  # fitted once, on the whole drawing, so frames never rescale
     colors = _colors(len(lines), color, color_by_order)
     total = sum(len(line) for line in placed)

@@ -49,7 +49,7 @@ def test_diagonal_lines_and_dots_match_the_documented_ink():
     size, width = 40, 3.0
     image = rasterize([drawing], size=size, line_width=width, margin=0.1)[0]
     points = np.cumsum(drawing[:, :2], axis=0).astype(np.float64)
-    scale, ox, oy = render._fit([points], size, size, 0.1)
+    scale, ox, oy = render.fit_to_canvas([points], size, size, 0.1)
     p = points * scale + [ox, oy]
     segments = [(tuple(p[0]), tuple(p[1])), (tuple(p[1]), tuple(p[2])), (tuple(p[3]), tuple(p[3]))]
     np.testing.assert_allclose(image, brute_force(segments, size, width), atol=1e-4)

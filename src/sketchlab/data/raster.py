@@ -23,7 +23,7 @@ import torch
 
 from sketchlab.data.npz import StrokeSplits
 from sketchlab.errors import DataError
-from sketchlab.render import _as_stroke3, _fit
+from sketchlab.render import as_stroke3, fit_to_canvas
 
 __all__ = ["RasterSketchDataset", "rasterize"]
 
@@ -39,12 +39,12 @@ def _segments(drawings: Sequence, size: int, margin: float,
 
     A single-point stroke is a segment from the point to itself (a dot).
     """
-    rows = [_as_stroke3(drawing, f"drawing {i}") for i, drawing in enumerate(drawings, start=first)]
+    rows = [as_stroke3(drawing, f"drawing {i}") for i, drawing in enumerate(drawings, start=first)]
     lengths = np.array([len(s) for s in rows], dtype=np.int64)
     if not lengths.sum():
         return np.zeros((0, 2)), np.zeros((0, 2)), np.zeros(0, dtype=np.int64)
     points = [np.cumsum(s[:, :2], axis=0) for s in rows]  # per drawing: its bitmap must not depend on the batch
-    fits = np.array([_fit([p], size, size, margin) if len(p) else (1.0, 0.0, 0.0) for p in points])
+    fits = np.array([fit_to_canvas([p], size, size, margin) if len(p) else (1.0, 0.0, 0.0) for p in points])
     placed = np.concatenate(points) * np.repeat(fits[:, :1], lengths, axis=0) + np.repeat(fits[:, 1:], lengths, axis=0)
     lifted = np.concatenate(rows)[:, 2] == 1
     ends = np.cumsum(lengths)

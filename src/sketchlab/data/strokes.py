@@ -88,16 +88,32 @@ def normalize(drawings: Sequence[np.ndarray], factor: float) -> list[np.ndarray]
     return out
 
 
-def _segment_distances(points: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
-    # Distance to the segment, not the infinite line, so a stroke doubling back past its end keeps that turn.
+def segment_distances(points: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """Distances of points to the segment start-end (a stroke doubling back past its end keeps that turn)."""
     direction = end - start
     length2 = float(direction @ direction)
     t = np.zeros(len(points)) if length2 == 0 else np.clip((points - start) @ direction / length2, 0.0, 1.0)
     return np.linalg.norm(points - (start + t[:, None] * direction), axis=1)
 
 
-def rdp(points: np.ndarray, epsilon: float) -> np.ndarray:
-    """Ramer-Douglas-Peucker: the points of a polyline that keep it within `epsilon`, endpoints always kept."""
+def line_distances(points: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """Distances of points to the infinite line through start and end, as Google's Quick, Draw! preprocessing measures.
+
+    The cross product is spelled as that reference does: on straight runs many points tie up to the last bit, and
+    the first farthest point wins.
+    """
+    d = end - start
+    if d[0] == 0 and d[1] == 0:
+        return np.sqrt(((points - start) ** 2).sum(axis=1))
+    return np.abs(d[0] * (start[1] - points[:, 1]) - d[1] * (start[0] - points[:, 0])) / np.sqrt(d @ d)
+
+
+def rdp(points: np.ndarray, epsilon: float, distances=segment_distances) -> np.ndarray:
+    """Ramer-Douglas-Peucker: the points of a polyline that keep it within `epsilon`, endpoints always kept.
+
+    `distances(points, start, end)` measures how far points lie from a chord: to the segment by default, or
+    `line_distances` for Google's variant.
+    """
     points = np.asarray(points, dtype=np.float64)
     if len(points) < 3:
         return points.copy()
@@ -108,9 +124,9 @@ def rdp(points: np.ndarray, epsilon: float) -> np.ndarray:
         first, last = pending.pop()
         if last - first < 2:
             continue
-        distances = _segment_distances(points[first + 1 : last], points[first], points[last])
-        farthest = int(np.argmax(distances))
-        if distances[farthest] > epsilon:
+        far = distances(points[first + 1 : last], points[first], points[last])
+        farthest = int(np.argmax(far))
+        if far[farthest] > epsilon:
             split = first + 1 + farthest
             keep[split] = True
             pending += [(first, split), (split, last)]
