@@ -14,7 +14,7 @@ from sketchlab.data.sources import resolve_data
 from sketchlab.data.strokes import scale_factor
 from sketchlab.errors import CheckpointError, DataError
 from sketchlab.models.sketch_rnn import SketchRNN, SketchRNNConfig
-from sketchlab.training.engine import Trainer, TrainConfig
+from sketchlab.training.engine import Trainer, TrainConfig, seed_everything
 
 log = logging.getLogger("sketchlab")
 SPLITS = ("train", "valid", "test")
@@ -36,6 +36,7 @@ def train_sketch_rnn(data: str, model_config: SketchRNNConfig, train_config: Tra
     splits = load_splits(data, model_config.max_seq_len)
     # The scale factor is a property of the training data, stored with the model to undo it when drawing.
     model_config = dataclasses.replace(model_config, scale_factor=scale_factor(splits.train))
+    seed_everything(train_config.seed)  # the initial weights depend on the seed alone
     model = SketchRNN(model_config)
     factor = model_config.scale_factor
     train_set = StrokeDataset(splits.train, splits.train_labels, model_config.max_seq_len, factor)
