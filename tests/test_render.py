@@ -278,3 +278,31 @@ def test_save_errors_are_one_line_data_errors(tmp_path):
     with pytest.raises(DataError):
         render.render_image(np.array([[0, np.nan, 1]]))
     assert list(tmp_path.iterdir()) == []
+
+
+# ------------------------------------------------------------------------------------------- pixel image grids
+
+
+def test_image_grid_maps_range_and_lays_out_tiles():
+    images = np.stack([np.full((1, 4, 4), v, np.float32) for v in (-1.0, 0.0, 1.0, 2.0, -3.0)])  # gray, clipped
+    grid = render.image_grid(images, ncols=3, pad=1)
+    assert grid.shape == (2 * 5 + 1, 3 * 5 + 1, 3) and grid.dtype == np.uint8
+    assert grid[1, 1].tolist() == [0, 0, 0] and grid[1, 6].tolist() == [128, 128, 128]
+    assert grid[1, 11].tolist() == [255, 255, 255] and grid[6, 1].tolist() == [255, 255, 255]  # 2.0 -> white
+    assert grid[6, 6].tolist() == [0, 0, 0] and grid[0, 0].tolist() == [255, 255, 255]  # -3 -> black; padding
+    assert grid[6, 11].tolist() == [255, 255, 255]  # the empty sixth cell is background
+    colour = np.zeros((1, 3, 2, 2), np.float32)
+    colour[0, 0] = 1
+    assert render.image_grid(colour, pad=0)[0, 0].tolist() == [255, 128, 128]
+    with pytest.raises(DataError, match="needs images"):
+        render.image_grid(np.zeros((2, 2, 4, 4)))
+
+
+def test_save_picture_scales_crisply(tmp_path):
+    picture = np.zeros((2, 3, 3), np.uint8)
+    picture[0, 0] = 255
+    render.save_picture(picture, tmp_path / "p.png", scale=4)
+    saved = np.asarray(Image.open(tmp_path / "p.png"))
+    assert saved.shape == (8, 12, 3) and (saved[:4, :4] == 255).all() and (saved[4:, 4:] == 0).all()
+    with pytest.raises(DataError, match="written as .png"):
+        render.save_picture(picture, tmp_path / "p.jpg")

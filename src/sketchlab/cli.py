@@ -126,6 +126,11 @@ def build_parser() -> argparse.ArgumentParser:
                                    formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     get.add_argument("categories", nargs="+", metavar="CATEGORY", help="names; quote names with spaces")
     get.add_argument("--format", default="sketchrnn", choices=["sketchrnn", "simplified", "raw", "bitmap"])
+    get.add_argument("--size", type=int, default=64, help="openmoji: rendered image side in pixels")
+    get.add_argument("--name", default=None, help="openmoji: keep emoji whose Unicode name contains one of these "
+                     "comma-separated texts (e.g. 'cat face,dog face')")
+    get.add_argument("--block", default=None, help="openmoji: keep one Unicode block (emoticons, pictographs, "
+                     "transport, supplemental, extended-a, symbols, dingbats, flags, extras) or a range 1F600-1F64F")
     get.set_defaults(run=cmd_data_get)
     build = data_commands.add_parser("build", help="a stroke-3 .npz with train/valid/test splits from .ndjson files",
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -139,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--limit", type=int, default=None, help="read at most this many drawings per file")
     build.add_argument("--seed", type=int, default=0)
     build.set_defaults(run=cmd_data_build)
+    add_pixel_commands(sub)
     return parser
 
 
@@ -223,7 +229,12 @@ def cmd_data_get(args: argparse.Namespace) -> None:
     from sketchlab.data.quickdraw import get
 
     for category in args.categories:
-        print(get(category, args.format))
+        if category.lower() == "openmoji":
+            from sketchlab.data.openmoji import render_openmoji
+
+            print(render_openmoji(size=args.size, name=args.name, block=args.block))
+        else:
+            print(get(category, args.format))
 
 
 def cmd_data_build(args: argparse.Namespace) -> None:
@@ -233,6 +244,166 @@ def cmd_data_build(args: argparse.Namespace) -> None:
                         valid_fraction=args.valid_fraction, test_fraction=args.test_fraction, seed=args.seed,
                         simplify_epsilon=args.simplify, limit=args.limit)
     print(summary)
+
+
+# ------------------------------------------------------------------------------------------------- pixel models
+
+PIXEL_DATA_HELP = ("an image folder (PNG/JPEG/WebP, searched recursively), openmoji, or stroke data rasterized: "
+                   ".npz/.ndjson paths or set names (aaron_sheep, cat, ...), comma-separated")
+
+
+def pixel_options_class():
+    """One dataclass with every pixel model config's fields, each defaulting to None ("the model's paper value"),
+    so `add_dataclass_options` makes a flag for each and `train-image` can tell which ones were given."""
+    from sketchlab.image_pipelines import PIXEL_MODELS
+
+    fields = {}
+    for _, config_class, _ in PIXEL_MODELS.values():
+        for field in dataclasses.fields(config_class):
+            if field.name not in ("channels", "penalty"):  # --channels follows the data; --model sets the penalty
+                fields.setdefault(field.name, (field.name, field.type, dataclasses.field(default=None)))
+    return dataclasses.make_dataclass("PixelModelConfig", list(fields.values()))
+
+
+def add_pixel_commands(sub) -> None:
+    from sketchlab.image_pipelines import PIXEL_MODELS
+    from sketchlab.training.engine import TrainConfig
+
+    train = sub("train-image", "train a pixel model (DCGAN, WAE-MMD, WAE-GAN, BEGAN) on pictures or sketches",
+                cmd_train_image)
+    train.add_argument("--model", required=True, choices=list(PIXEL_MODELS), dest="pixel_model")
+    train.add_argument("--data", required=True, help=PIXEL_DATA_HELP)
+    train.add_argument("--channels", type=int, choices=[1, 3], default=None,
+                       help="3 (RGB) or 1 (grayscale); by default RGB for pictures, grayscale for sketches")
+    add_dataclass_options(train, TrainConfig)
+    add_dataclass_options(train, pixel_options_class())
+    train.epilog = "Each model's options and paper defaults: " + "; ".join(
+        f"{kind}: " + ", ".join(f"{_flag(f.name)} {f.default}" for f in dataclasses.fields(config_class)
+                                if f.name not in ("channels", "penalty"))
+        for kind, (_, config_class, _) in PIXEL_MODELS.items())
+
+    generate = sub("generate", "a grid of new images from a pixel model", cmd_generate)
+    add_model(generate)
+    generate.add_argument("--n", type=int, default=64, help="how many images")
+    generate.add_argument("--ncols", type=int, default=None, help="images per row (default: about square)")
+    generate.add_argument("--plane", type=int, default=None, metavar="N",
+                          help="instead: decode an N x N grid over a 2-D latent plane (a model with --latent-dim 2)")
+    generate.add_argument("--scale", type=int, default=1, help="enlarge each pixel this many times")
+    generate.add_argument("--out", default="generated.png", help="the .png to write")
+
+    inter = sub("interpolate-image", "decode along latent paths: between real images' codes (wae, began) or two "
+                "prior samples (dcgan, or without --data)", cmd_interpolate_image)
+    add_model(inter)
+    inter.add_argument("--data", default=None, help=PIXEL_DATA_HELP)
+    inter.add_argument("--split", default="test", choices=["train", "valid", "test"], help="stroke data's split")
+    inter.add_argument("--pairs", default="0:1", help="image index pairs, one row each: 0:1,2:3")
+    inter.add_argument("--rows", type=int, default=4, help="without real images: how many pairs of prior samples")
+    inter.add_argument("--steps", type=int, default=8, help="decoded codes per row, ends included")
+    inter.add_argument("--method", choices=["slerp", "lerp"], default="slerp")
+    inter.add_argument("--scale", type=int, default=1, help="enlarge each pixel this many times")
+    inter.add_argument("--out", default="interpolation.png", help="the .png to write")
+
+    analogy = sub("analogy-image", "latent arithmetic: A is to B as C is to ? (wae, began)", cmd_analogy_image)
+    add_model(analogy)
+    analogy.add_argument("--data", required=True, help=PIXEL_DATA_HELP)
+    analogy.add_argument("--split", default="test", choices=["train", "valid", "test"], help="stroke data's split")
+    analogy.add_argument("--a", type=int, required=True, help="index of image A")
+    analogy.add_argument("--b", type=int, required=True, help="index of image B")
+    analogy.add_argument("--c", type=_ints, required=True, help="indices of the images C, one row each: 2,3,4")
+    analogy.add_argument("--scale", type=int, default=1, help="enlarge each pixel this many times")
+    analogy.add_argument("--out", default="analogy.png", help="the .png to write")
+
+    anomaly = sub("anomaly", "anomaly detection with a pixel autoencoder trained on normal images", None)
+    anomaly_commands = anomaly.add_subparsers(dest="anomaly_command", required=True, metavar="ANOMALY_COMMAND")
+    score = anomaly_commands.add_parser("score", help="each image's reconstruction error and latent distance; "
+                                        "ROC AUC when some classes are named anomalous",
+                                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    score.add_argument("--model", required=True, help="a wae or began model folder (a run folder or its best/)")
+    score.add_argument("--device", default="cpu", help="cpu or cuda")
+    score.add_argument("--data", required=True, help=PIXEL_DATA_HELP + "; one class per item or sub-folder")
+    score.add_argument("--split", default="test", choices=["train", "valid", "test"], help="stroke data's split")
+    score.add_argument("--anomalous", default=None, help="class names that are anomalous, comma-separated")
+    score.add_argument("--reference", default=None,
+                       help="normal images (e.g. the training data, its train split) for latent distances")
+    score.add_argument("--out", default="anomaly-scores.csv", help="the .csv to write")
+    score.set_defaults(run=cmd_anomaly_score)
+
+
+def cmd_train_image(args: argparse.Namespace) -> None:
+    from sketchlab.image_pipelines import make_config, train_pixel_model
+    from sketchlab.training.engine import TrainConfig
+
+    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(pixel_options_class())
+             if getattr(args, f.name) is not None}
+    config = make_config(args.pixel_model, **given)
+    train_pixel_model(args.data, config, dataclass_from_args(TrainConfig, args), channels=args.channels)
+    print(f"trained model: {Path(args.out_dir) / 'best'} (last checkpoint: {Path(args.out_dir) / 'last'})")
+
+
+def _pixel_model(args: argparse.Namespace):
+    from sketchlab.image_pipelines import load_pixel_model
+
+    return load_pixel_model(args.model, args.device)
+
+
+def _pixel_data(model, spec: str, split: str):
+    from sketchlab.image_pipelines import load_image_data
+
+    return load_image_data(spec, model.config.image_size, model.config.channels, split=split)
+
+
+def _save_picture(picture, args: argparse.Namespace) -> None:
+    from sketchlab.render import save_picture
+
+    print(f"wrote {save_picture(picture, args.out, scale=args.scale)}")
+
+
+def cmd_generate(args: argparse.Namespace) -> None:
+    from sketchlab.image_pipelines import generate_grid, latent_plane_grid
+
+    model = _pixel_model(args)
+    if args.plane is not None:
+        _save_picture(latent_plane_grid(model, args.plane), args)
+    else:
+        _save_picture(generate_grid(model, args.n, args.seed, args.ncols), args)
+
+
+def _pairs(text: str) -> list[tuple[int, int]]:
+    from sketchlab.errors import DataError
+
+    try:
+        return [(int(a), int(b)) for a, b in (item.split(":") for item in text.split(",") if item.strip())]
+    except ValueError:
+        raise DataError(f"--pairs must look like 0:1,2:3, got {text!r}") from None
+
+
+def cmd_interpolate_image(args: argparse.Namespace) -> None:
+    from sketchlab.image_pipelines import interpolation_grid, prior_interpolation_grid
+
+    model = _pixel_model(args)
+    if args.data is not None and model.can_encode:
+        grid = interpolation_grid(model, _pixel_data(model, args.data, args.split), _pairs(args.pairs), args.steps,
+                                  args.method)
+    else:
+        grid = prior_interpolation_grid(model, args.rows, args.steps, args.method, args.seed)
+    _save_picture(grid, args)
+
+
+def cmd_analogy_image(args: argparse.Namespace) -> None:
+    from sketchlab.image_pipelines import analogy_grid
+
+    model = _pixel_model(args)
+    _save_picture(analogy_grid(model, _pixel_data(model, args.data, args.split), args.a, args.b, args.c), args)
+
+
+def cmd_anomaly_score(args: argparse.Namespace) -> None:
+    from sketchlab.image_pipelines import anomaly_report
+
+    model = _pixel_model(args)
+    dataset = _pixel_data(model, args.data, args.split)
+    reference = _pixel_data(model, args.reference, "train") if args.reference else None
+    anomalous = [name.strip() for name in args.anomalous.split(",")] if args.anomalous else None
+    print(anomaly_report(model, dataset, args.out, reference, anomalous))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,4 +1,5 @@
-"""Pictures of stroke-3 drawings: SVG, anti-aliased PNG, grids, animated GIFs and an atomic `save`.
+"""Pictures of stroke-3 drawings: SVG, anti-aliased PNG, grids, animated GIFs and an atomic `save`; also grids of
+pixel models' images (`image_grid`, `save_picture`).
 
 Coordinates follow the data: x to the right, y *down* (Quick, Draw! and Sketch-RNN drawings are screen-oriented), so
 a drawing is never flipped. Every picture fits the drawing's bounding box into a square canvas (or grid cell) with a
@@ -32,8 +33,10 @@ __all__ = [
     "grid_array",
     "grid_image",
     "grid_svg",
+    "image_grid",
     "render_image",
     "save",
+    "save_picture",
     "stroke_colors",
 ]
 
@@ -300,6 +303,27 @@ def _layout(drawings, ncols: int | None, cell: int, labels) -> tuple[list[np.nda
     return items, ncols, nrows, label_h
 
 
+def image_grid(images, ncols: int | None = None, pad: int = 2, background: int = 255) -> np.ndarray:
+    """Pixel images `(N, C, H, W)` floats in [-1, 1] (a pixel model's; tensors accepted, C = 1 or 3) tiled into one
+    `(H', W', 3)` uint8 picture, `ncols` per row (about square by default), `pad` pixels of `background` between."""
+    if hasattr(images, "detach"):
+        images = images.detach().float().cpu().numpy()
+    images = np.asarray(images, dtype=np.float32)
+    if images.ndim != 4 or images.shape[1] not in (1, 3) or not len(images):
+        raise DataError(f"image_grid needs images (N, 1 or 3, H, W), got shape {images.shape}")
+    n, _, height, width = images.shape
+    ncols = min(n, ncols or math.ceil(math.sqrt(n)))
+    _check_size(ncols, "ncols")
+    nrows = math.ceil(n / ncols)
+    pixels = np.rint((np.clip(images, -1, 1) + 1) * 127.5).astype(np.uint8)
+    pixels = np.broadcast_to(pixels, (n, 3, height, width)).transpose(0, 2, 3, 1)
+    canvas = np.full((nrows * (height + pad) + pad, ncols * (width + pad) + pad, 3), background, dtype=np.uint8)
+    for i, tile in enumerate(pixels):
+        y, x = pad + (i // ncols) * (height + pad), pad + (i % ncols) * (width + pad)
+        canvas[y : y + height, x : x + width] = tile
+    return canvas
+
+
 # ---------------------------------------------------------------------------------------------------------- GIF
 
 
@@ -372,6 +396,19 @@ def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+def save_picture(array: np.ndarray, path, scale: int = 1) -> Path:
+    """Write an `(H, W, 3)` uint8 picture (an `image_grid`) to a .png file atomically, each pixel `scale` x `scale`
+    (nearest neighbour: small images stay crisp); returns the path."""
+    path = Path(path)
+    if path.suffix.lower() != ".png":
+        raise DataError(f"cannot save {path}: pixel pictures are written as .png")
+    _check_size(scale, "scale")
+    image = Image.fromarray(np.ascontiguousarray(array, dtype=np.uint8))
+    if scale > 1:
+        image = image.resize((image.width * scale, image.height * scale), Image.Resampling.NEAREST)
+    return _atomic_write(path, lambda tmp: image.save(tmp, format="PNG"))
 
 
 _GRID_ONLY = ("ncols", "labels", "cell")

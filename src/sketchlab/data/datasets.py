@@ -68,23 +68,21 @@ def drop_points(rows: torch.Tensor, lengths: torch.Tensor, prob: float,
     return out, new_lengths
 
 
-class StrokeBatches:
-    """Endless training batches: seeded permutations epoch after epoch, augmented, resumable exactly.
+class ShuffledBatches:
+    """Endless batches of a data set's items in seeded permutations, epoch after epoch, resumable exactly.
 
     Each epoch yields `len(dataset) // batch_size` full batches; a data set smaller than a batch repeats within it.
+    Subclasses turn the indices of `_next_indices` into a batch in `next_batch`.
     """
 
-    def __init__(self, dataset: StrokeDataset, batch_size: int, seed: int = 0, shuffle: bool = True,
-                 random_scale_factor: float = 0.0, augment_stroke_prob: float = 0.0):
+    def __init__(self, dataset, batch_size: int, seed: int = 0, shuffle: bool = True):
         if len(dataset) == 0:
-            raise DataError("no drawings to make training batches from")
-        if batch_size < 1 or not 0 <= random_scale_factor < 1 or not 0 <= augment_stroke_prob <= 1:
-            raise ValueError("need batch_size >= 1, 0 <= random_scale_factor < 1 and 0 <= augment_stroke_prob <= 1")
+            raise DataError("no items to make training batches from")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.dataset = dataset
         self.batch_size = batch_size
         self.shuffle = shuffle
-        self.random_scale_factor = random_scale_factor
-        self.augment_stroke_prob = augment_stroke_prob
         self.generator = torch.Generator().manual_seed(seed)
         self.epoch = 0
         self.position = 0
@@ -105,13 +103,7 @@ class StrokeBatches:
         return indices
 
     def next_batch(self) -> Batch:
-        indices = self._next_indices()
-        rows, lengths = self.dataset.strokes[indices], self.dataset.lengths[indices]
-        if self.random_scale_factor > 0:
-            rows = random_scale(rows, self.random_scale_factor, self.generator)
-        if self.augment_stroke_prob > 0:
-            rows, lengths = drop_points(rows, lengths, self.augment_stroke_prob, self.generator)
-        return make_batch(rows, lengths, self.dataset.labels[indices])
+        raise NotImplementedError
 
     def state_dict(self) -> dict:
         """Plain ints and tensors (safe for `torch.load(weights_only=True)`) that fix all following batches."""
@@ -123,11 +115,34 @@ class StrokeBatches:
         expected = len(self.dataset) * math.ceil(self.batch_size / len(self.dataset))
         if len(order) != expected or int(order.max()) >= len(self.dataset):
             raise CheckpointError(
-                f"the saved batch order does not fit this training set ({len(self.dataset)} drawings, "
+                f"the saved batch order does not fit this training set ({len(self.dataset)} items, "
                 f"batch size {self.batch_size}): resume with the same data and batch size"
             )
         self.epoch, self.position, self.order = int(state["epoch"]), int(state["position"]), order.clone()
         self.generator.set_state(state["generator"])
+
+
+class StrokeBatches(ShuffledBatches):
+    """Sketch-RNN training batches, augmented as the paper does (random scale, dropped points)."""
+
+    def __init__(self, dataset: StrokeDataset, batch_size: int, seed: int = 0, shuffle: bool = True,
+                 random_scale_factor: float = 0.0, augment_stroke_prob: float = 0.0):
+        if len(dataset) == 0:
+            raise DataError("no drawings to make training batches from")
+        if not 0 <= random_scale_factor < 1 or not 0 <= augment_stroke_prob <= 1:
+            raise ValueError("need 0 <= random_scale_factor < 1 and 0 <= augment_stroke_prob <= 1")
+        super().__init__(dataset, batch_size, seed, shuffle)
+        self.random_scale_factor = random_scale_factor
+        self.augment_stroke_prob = augment_stroke_prob
+
+    def next_batch(self) -> Batch:
+        indices = self._next_indices()
+        rows, lengths = self.dataset.strokes[indices], self.dataset.lengths[indices]
+        if self.random_scale_factor > 0:
+            rows = random_scale(rows, self.random_scale_factor, self.generator)
+        if self.augment_stroke_prob > 0:
+            rows, lengths = drop_points(rows, lengths, self.augment_stroke_prob, self.generator)
+        return make_batch(rows, lengths, self.dataset.labels[indices])
 
 
 def iter_batches(dataset: StrokeDataset, batch_size: int) -> Iterator[Batch]:

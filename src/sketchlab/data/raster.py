@@ -21,11 +21,12 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from sketchlab.data.datasets import ShuffledBatches
 from sketchlab.data.npz import StrokeSplits
 from sketchlab.errors import DataError
 from sketchlab.render import as_stroke3, fit_to_canvas
 
-__all__ = ["RasterSketchDataset", "rasterize"]
+__all__ = ["ImageBatches", "RasterSketchDataset", "image_batch", "iter_image_batches", "rasterize"]
 
 _PIECE = 3.0  # longest piece of a segment evaluated on one patch, in pixels
 _CHUNK_PIXELS = 1 << 21  # pixel evaluations per numpy pass (about 8 MB per float32 temporary)
@@ -185,7 +186,29 @@ class RasterSketchDataset(torch.utils.data.Dataset):
         return len(self.labels)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        image = self.pixels[index].to(torch.float32).unsqueeze(0) / 255
-        if self.value_range == "[-1,1]":
-            image = image * 2 - 1
-        return image, self.labels[index]
+        return self.images(index), self.labels[index]
+
+    def images(self, indices) -> torch.Tensor:
+        """Float images of the items `indices` (an int, slice or index tensor), in `value_range`."""
+        pixels = self.pixels[indices]
+        images = pixels.to(torch.float32).unsqueeze(-3) / 255
+        return images * 2 - 1 if self.value_range == "[-1,1]" else images
+
+
+def image_batch(dataset: RasterSketchDataset, indices) -> dict[str, torch.Tensor]:
+    """A batch `{"images": (B, 1, S, S), "labels": (B,)}` of the items `indices` (a slice or index tensor)."""
+    return {"images": dataset.images(indices), "labels": dataset.labels[indices]}
+
+
+class ImageBatches(ShuffledBatches):
+    """Endless, seeded, exactly resumable training batches of a RasterSketchDataset (see `image_batch`), or of any
+    data set with `images(indices)` and `labels` (`data.images.ImageFolderDataset`)."""
+
+    def next_batch(self) -> dict[str, torch.Tensor]:
+        return image_batch(self.dataset, self._next_indices())
+
+
+def iter_image_batches(dataset: RasterSketchDataset, batch_size: int):
+    """Every item once, in order (validation and testing); the last batch may be smaller."""
+    for lo in range(0, len(dataset), batch_size):
+        yield image_batch(dataset, slice(lo, lo + batch_size))

@@ -1,0 +1,101 @@
+"""Model folders shared by every sketchlab model: `model.safetensors` + `config.json` (the config dataclass plus a
+"model" name), written by `save_pretrained` and read back by `from_pretrained` without ever unpickling anything."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_model
+from torch import Tensor
+
+from sketchlab.errors import CheckpointError
+
+MODEL_FILE = "model.safetensors"
+CONFIG_FILE = "config.json"
+
+
+class Pretrained:
+    """Mixin for an `nn.Module` built as `cls(config)`: set `model_name` and `config_class` on the subclass.
+
+    The config dataclass must have a `validate()` that raises ValueError on absurd settings.
+    """
+
+    model_name: ClassVar[str]
+    config_class: ClassVar[type]
+
+    def save_pretrained(self, directory: str | Path) -> None:
+        """Write model.safetensors and config.json (the config plus "model": `model_name`) into `directory`."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        save_model(self, str(directory / MODEL_FILE))
+        config = {"model": self.model_name, **dataclasses.asdict(self.config)}
+        (directory / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
+
+    @classmethod
+    def from_pretrained(cls, directory: str | Path, map_location: str | torch.device = "cpu") -> Any:
+        """Load a model written by `save_pretrained` (safetensors only: loading never runs pickled code), in eval
+        mode; a training run's folder stands for its `best/` model."""
+        directory = Path(directory)
+        if directory.is_dir() and not (directory / CONFIG_FILE).is_file() and (directory / "best").is_dir():
+            directory = directory / "best"
+        if not directory.is_dir():
+            raise CheckpointError(f"no model folder at {directory}")
+        model = cls(read_config(directory / CONFIG_FILE, cls.model_name, cls.config_class))
+        weights_path = directory / MODEL_FILE
+        if not weights_path.is_file():
+            raise CheckpointError(f"no {MODEL_FILE} in {directory}")
+        try:
+            weights = load_file(str(weights_path))
+        except (SafetensorError, OSError) as error:
+            raise CheckpointError(f"{weights_path} is not a readable safetensors file ({error})") from error
+        check_weights(model.state_dict(), weights, weights_path)
+        model.load_state_dict(weights)
+        return model.eval().to(map_location)
+
+
+def read_config(path: Path, model_name: str, config_class: type) -> Any:
+    """The validated config of a model folder; any problem is a one-line CheckpointError."""
+    if not path.is_file():
+        raise CheckpointError(f"no {path.name} in {path.parent}")
+    try:
+        values = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise CheckpointError(f"{path} is not valid JSON ({error})") from error
+    if not isinstance(values, dict) or values.pop("model", None) != model_name:
+        raise CheckpointError(f"{path} does not describe a {model_name} model")
+    try:
+        config = config_class(**values)
+        config.validate()
+    except (TypeError, ValueError) as error:
+        raise CheckpointError(f"{path}: {error}") from error
+    return config
+
+
+def model_kind(directory: str | Path) -> str | None:
+    """The "model" name in a model folder's config.json, or None when there is no readable one."""
+    try:
+        values = json.loads((Path(directory) / CONFIG_FILE).read_text())
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    return values.get("model") if isinstance(values, dict) else None
+
+
+def check_weights(expected: dict[str, Tensor], found: dict[str, Tensor], path: Path) -> None:
+    """Raise a one-line CheckpointError unless `found` has exactly the tensor names and shapes of `expected`."""
+    problem = None
+    if missing := sorted(expected.keys() - found.keys()):
+        problem = f"{len(missing)} tensors missing (first: {missing[0]})"
+    elif unexpected := sorted(found.keys() - expected.keys()):
+        problem = f"{len(unexpected)} unexpected tensors (first: {unexpected[0]})"
+    else:
+        for name, tensor in expected.items():
+            if found[name].shape != tensor.shape:
+                problem = f"{name} is {tuple(found[name].shape)} in the file, {tuple(tensor.shape)} for the config"
+                break
+    if problem:
+        raise CheckpointError(f"{path} does not match its {CONFIG_FILE}: {problem}")
