@@ -26,13 +26,22 @@ class LoopLSTM(nn.Module):
         self.hidden_size, self.state_size = hidden_size, 2 * hidden_size
         self.cell = nn.LSTMCell(input_size, hidden_size)
 
-    def forward(self, x: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor, state: torch.Tensor, lengths: torch.Tensor | None = None,
+                ) -> tuple[torch.Tensor, torch.Tensor]:
         h, c = state.chunk(2, dim=1)
-        outputs = []
+        outputs, cells = [], []
         for x_t in x.unbind(1):
             h, c = self.cell(x_t, (h, c))
             outputs.append(h)
-        return torch.stack(outputs, dim=1), torch.cat([h, c], dim=1)
+            cells.append(c)
+        outputs = torch.stack(outputs, dim=1)
+        if lengths is None:
+            return outputs, torch.cat([h, c], dim=1)
+        # Straightforwardly, over the padding too, then read each sequence's state at its last real step.
+        last = (lengths - 1).view(-1, 1, 1).expand(-1, 1, self.hidden_size)
+        final = [steps.gather(1, last).squeeze(1) for steps in (outputs, torch.stack(cells, dim=1))]
+        real = torch.arange(x.shape[1], device=x.device) < lengths.unsqueeze(1)
+        return outputs * real.unsqueeze(-1), torch.cat(final, dim=1)
 
 
 def with_loop_cells(model: SketchRNN) -> SketchRNN:
@@ -56,15 +65,37 @@ def sheep_batches(config: SketchRNNConfig, data: str = "aaron_sheep") -> tuple[S
                                  augment_stroke_prob=config.augment_stroke_prob)
 
 
-def median_seconds(fn, repeats: int, warmup: int = 1) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
+def training_step(model: SketchRNN, batches: StrokeBatches):
+    """A function that runs one optimiser step of `model` on the next batch, as the engine does."""
+    (optimizer, scheduler), = model.configure_optimizers()
+    model.train()
+
+    def step() -> None:
+        losses = model.training_step(batches.next_batch(), 0)
+        optimizer.zero_grad()
+        losses["loss"].backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), model.grad_clip)
+        optimizer.step()
+        scheduler.step()
+
+    return step
+
+
+def interleaved_seconds(fns: dict, repeats: int, warmup: int = 1) -> dict[str, tuple[float, float]]:
+    """Median (wall, CPU) seconds per call of each function, called in turn so that a change of load hits them all.
+
+    CPU seconds count every thread of the process; with one thread on a shared machine they are the steadier figure.
+    """
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    times = {name: [] for name in fns}
     for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for name, fn in fns.items():
+            wall, cpu = time.perf_counter(), time.process_time()
+            fn()
+            times[name].append((time.perf_counter() - wall, time.process_time() - cpu))
+    return {name: tuple(statistics.median(column) for column in zip(*pairs)) for name, pairs in times.items()}
 
 
 def machine() -> str:

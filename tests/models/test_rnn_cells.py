@@ -1,10 +1,13 @@
-"""Decoder cells: one interface, carried state, the layer-norm and hyper maths, learning, dropout only when training."""
+"""Decoder cells: one interface, carried state, the layer-norm and hyper maths, learning, dropout only when training;
+the hand-written LSTM over packed sequences and the in-place summed step gradients against autograd's."""
 
 import pytest
 import torch
 import torch.nn.functional as F
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from sketchlab.models.rnn_cells import FusedLSTM, HyperLSTM, LayerNormLSTM, make_cell
+from sketchlab.models.rnn_cells import (FusedLSTM, HyperLSTM, LayerNormLSTM, PackedLSTMFunction, make_cell,
+                                        step_product)
 
 INPUT, HIDDEN = 5, 16
 CELL_OPTIONS = {
@@ -135,3 +138,66 @@ def test_recurrent_dropout_is_active_only_when_training(name):
     assert not torch.allclose(one, without(x, state)[0])
     cell.eval()
     torch.testing.assert_close(cell(x, state)[0], without(x, state)[0], rtol=0, atol=0)
+
+
+def test_lstm_over_lengths_matches_torch_on_the_packed_sequence():
+    """Outputs (zeros after each length), final states and every gradient equal nn.LSTM's on the packed batch."""
+    cell = build("lstm")
+    generator = torch.Generator().manual_seed(2)
+    x = torch.randn(4, 7, INPUT, generator=generator, requires_grad=True)
+    state = torch.randn(4, 2 * HIDDEN, generator=generator, requires_grad=True)
+    lengths = torch.tensor([3, 7, 1, 5])  # unsorted, one full length, one single step
+    weights = list(cell.lstm.parameters())
+
+    def outputs_and_gradients(run):
+        outputs, new_state = run()
+        loss = (outputs * torch.linspace(-1, 1, HIDDEN)).sum() + (new_state.square() * 0.3).sum()
+        return outputs, new_state, torch.autograd.grad(loss, [x, state, *weights])
+
+    def torch_packed():
+        packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+        h, c = (part.unsqueeze(0).contiguous() for part in state.chunk(2, dim=1))
+        out, (h, c) = cell.lstm(packed, (h, c))
+        return pad_packed_sequence(out, batch_first=True, total_length=7)[0], torch.cat([h[0], c[0]], dim=1)
+
+    ours = outputs_and_gradients(lambda: cell(x, state, lengths))
+    reference = outputs_and_gradients(torch_packed)
+    assert not ours[0][2, 1:].any()
+    torch.testing.assert_close(ours[:2], reference[:2])
+    for got, expected in zip(ours[2], reference[2]):
+        torch.testing.assert_close(got, expected)
+
+
+def test_packed_lstm_function_passes_gradcheck():
+    torch.manual_seed(3)
+    batch_sizes = [3, 3, 2, 1]
+    inputs = [torch.randn(sum(batch_sizes), 2), torch.randn(3, 4), torch.randn(3, 4), torch.randn(16, 2),
+              torch.randn(16, 4), torch.randn(16)]
+    inputs = [t.double().requires_grad_() for t in inputs]
+    torch.autograd.gradcheck(lambda x, *rest: PackedLSTMFunction.apply(x, batch_sizes, *rest), inputs)
+
+
+def test_step_product_gives_the_gradients_of_plain_products():
+    """Summed in place, then handed to the weight once: the same gradients, and a second backward through a retained
+    graph adds the same again."""
+    torch.manual_seed(4)
+    weight = torch.randn(6, 6, dtype=torch.double, requires_grad=True)
+    xs = torch.randn(5, 2, 6, dtype=torch.double, requires_grad=True)
+    v0 = torch.randn(2, 6, dtype=torch.double, requires_grad=True)
+
+    def loop(product):
+        v, total = v0, 0
+        for x in xs.unbind(0):
+            v = torch.tanh(product(v, x))
+            total = total + v.sum() * v[:, 0].sum()
+        return total
+
+    torch.autograd.gradcheck(lambda w, x, v: loop(step_product(w)), (weight, xs, v0))
+    loss = loop(step_product(weight))
+    once = torch.autograd.grad(loss, [weight, xs, v0], retain_graph=True)
+    expected = torch.autograd.grad(loop(lambda v, x: x + v @ weight.t()), [weight, xs, v0])
+    for got, reference in zip(once, expected):
+        torch.testing.assert_close(got, reference)
+    loss.backward(retain_graph=True)
+    loss.backward()
+    torch.testing.assert_close(weight.grad, 2 * expected[0])

@@ -5,24 +5,39 @@ Every cell has `hidden_size`, `state_size` (the width of its flat state) and
 A flat state keeps the decoder cell-agnostic: its initial state is tanh(Linear(z)) of width `state_size`, and the
 sampler can index it by batch row whatever the cell.
 
-- `FusedLSTM`: torch's fused LSTM (cuDNN / oneDNN); by far the fastest on a GPU, without recurrent dropout.
+- `FusedLSTM`: torch's fused LSTM (cuDNN / oneDNN), without recurrent dropout; given the sequences' lengths (as the
+  encoder does) it computes each sequence over its real steps only.
 - `LayerNormLSTM`: layer normalisation on the gates and the cell (Ba et al. 2016, as magenta's LayerNormLSTMCell)
   and recurrent dropout on the candidate (Semeniuta et al. 2016).
 - `HyperLSTM`: a small LSTM that rescales the main LSTM's weights at every step (Ha, Dai & Le 2016, "HyperNetworks").
 
-Gate pre-activations are laid out as (B, 4, H) in the order (input, forget, output, candidate), so one sigmoid covers
-the first three and the layer normalisation of each gate is a normalisation over the last axis.
+Gate pre-activations of the last two are laid out as (B, 4, H) in the order (input, forget, output, candidate), so one
+sigmoid covers the first three and the layer normalisation of each gate is a normalisation over the last axis;
+`FusedLSTM` keeps torch's order (input, forget, candidate, output).
 
-The per-step loops are plain Python: each step is a few large ops (matrix products take over half the time), and a
-TorchScript version of the layer-norm loop (TorchScript is deprecated in torch 2.13) was slower, not faster: forward +
-backward at batch 100, 250 steps, H 512 on 2 CPU cores took 2.3-3.1 s in Python against 3.0-3.7 s scripted.
+Speed on a CPU (benchmarks/README.md has the figures and commands). Matrix products take most of a training step, and
+oneDNN's fused LSTM already computes them as a hand-written layer would: the input's product for all steps at once,
+one recurrent product per step, each weight gradient as one product over all steps. Written that way in Python,
+`PackedLSTMFunction` was 15% slower than oneDNN over the decoder's 250 steps at batch 100 (4.6 against 4.0 CPU s,
+forward + backward), so the decoder keeps oneDNN. What the hand-written layer can do and oneDNN cannot is skip each
+sequence's padding: the encoder's LSTMs run 1.4-1.8x faster on sheep batches (mean length 115 of 250).
+
+The other cells' per-step loops are plain Python: each step is a few large ops, and a TorchScript version of the
+layer-norm loop (TorchScript is deprecated in torch 2.13) was slower, not faster: forward + backward at batch 100, 250
+steps, H 512 on 2 CPU cores took 2.3-3.1 s in Python against 3.0-3.7 s scripted. Their recurrent weights' gradients
+are summed in place (`step_product`), which made forward + backward 6-8% faster than plain autograd.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
+
+aten = torch.ops.aten
 
 # Forget-gate bias at initialisation: remembering by default lets gradients reach early steps (magenta's forget_bias).
 FORGET_BIAS = 1.0
@@ -43,7 +58,13 @@ def dropout_masks(steps: int, shape: tuple[int, ...], p: float, training: bool, 
 
 
 class FusedLSTM(nn.Module):
-    """`nn.LSTM` behind the flat-state interface; state = cat(h, c)."""
+    """`nn.LSTM` behind the flat-state interface; state = cat(h, c).
+
+    With `lengths` (B,), sequence b stops after its first lengths[b] steps, as with a packed sequence: its outputs
+    after that are zeros and the returned state is the one after its last real step. On a CPU that runs
+    `PackedLSTMFunction`: torch's own packed LSTM there took 10 s for the backward of one encoder direction at batch
+    100 (0.5 s here). Elsewhere `nn.LSTM` runs the packed sequence (cuDNN).
+    """
 
     def __init__(self, input_size: int, hidden_size: int) -> None:
         super().__init__()
@@ -56,10 +77,113 @@ class FusedLSTM(nn.Module):
             self.lstm.bias_hh_l0.zero_()
             self.lstm.bias_ih_l0[hidden_size : 2 * hidden_size] = FORGET_BIAS  # torch's gate order is i, f, g, o
 
-    def forward(self, x: Tensor, state: Tensor) -> tuple[Tensor, Tensor]:
-        h, c = state.unsqueeze(0).chunk(2, dim=2)
-        outputs, (h, c) = self.lstm(x, (h.contiguous(), c.contiguous()))
+    def forward(self, x: Tensor, state: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        hx = tuple(part.unsqueeze(0).contiguous() for part in state.chunk(2, dim=1))
+        if lengths is None:
+            outputs, (h, c) = self.lstm(x, hx)
+        else:
+            packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+            packed, (h, c) = (self._packed_lstm if x.device.type == "cpu" else self.lstm)(packed, hx)
+            outputs = pad_packed_sequence(packed, batch_first=True, total_length=x.shape[1])[0]
         return outputs, torch.cat([h[0], c[0]], dim=1)
+
+    def _packed_lstm(self, packed: PackedSequence, hx: tuple[Tensor, Tensor],
+                     ) -> tuple[PackedSequence, tuple[Tensor, Tensor]]:
+        """What `self.lstm(packed, hx)` returns, computed by `PackedLSTMFunction`."""
+        lstm = self.lstm
+        h0, c0 = (part[0].index_select(0, packed.sorted_indices) for part in hx)
+        data, h, c = PackedLSTMFunction.apply(packed.data, packed.batch_sizes.tolist(), h0, c0, lstm.weight_ih_l0,
+                                              lstm.weight_hh_l0, lstm.bias_ih_l0 + lstm.bias_hh_l0)
+        h, c = (part.index_select(0, packed.unsorted_indices).unsqueeze(0) for part in (h, c))
+        return packed._replace(data=data), (h, c)
+
+
+class PackedLSTMFunction(torch.autograd.Function):
+    """One LSTM layer over packed sequences (torch's gate order i, f, g, o and weights), its backward written out.
+
+    `x` (N, I) holds the packed steps: step t is `batch_sizes[t]` consecutive rows, and the rows still running shrink
+    from the end (longest sequences first), so padding costs nothing. The input's contribution to every step is one
+    matrix product, the recurrent part one product per step; the backward carries only dh and dc from step to step
+    and computes the weight gradients afterwards, one product over all steps each. Returns the packed outputs (N, H)
+    and the final (h, c), each (B, H) in the packed (sorted) order.
+    """
+
+    @staticmethod
+    def forward(ctx, x: Tensor, batch_sizes: list[int], h0: Tensor, c0: Tensor, weight_ih: Tensor,
+                weight_hh: Tensor, bias: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        ctx.set_materialize_grads(False)  # the encoder reads only the final state: no zero gradients to add per step
+        hidden = weight_hh.shape[1]
+        gates = torch.addmm(bias, x, weight_ih.t())
+        hs, cs, tanh_cs = (x.new_empty(len(x), hidden) for _ in range(3))
+        h_n, c_n = torch.empty_like(h0), torch.empty_like(c0)
+        h, c = h0, c0
+        for rows, size, ending in _packed_steps(batch_sizes):
+            step_gates = gates[rows].addmm_(h[:size], weight_hh.t())
+            i, f, g, o = step_gates.chunk(4, dim=1)
+            step_gates[:, : 2 * hidden].sigmoid_()
+            g.tanh_()
+            o.sigmoid_()
+            c = torch.mul(f, c[:size], out=cs[rows]).addcmul_(i, g)
+            h = torch.mul(o, torch.tanh(c, out=tanh_cs[rows]), out=hs[rows])
+            h_n[ending], c_n[ending] = h[ending], c[ending]
+        ctx.batch_sizes = batch_sizes
+        ctx.save_for_backward(x, h0, c0, weight_ih, weight_hh, gates, hs, cs, tanh_cs)
+        return hs, h_n, c_n
+
+    @staticmethod
+    def backward(ctx, d_hs: Tensor | None, d_h_n: Tensor | None, d_c_n: Tensor | None):
+        x, h0, c0, weight_ih, weight_hh, gates, hs, cs, tanh_cs = ctx.saved_tensors
+        hidden = weight_hh.shape[1]
+        # Rows enter the backward recursion at their last step, holding the final state's gradient.
+        dh = torch.zeros_like(h0) if d_h_n is None else d_h_n.clone()
+        dc = torch.zeros_like(c0) if d_c_n is None else d_c_n.clone()
+        scratch = torch.empty_like(h0)
+        d_gates = torch.empty_like(gates)
+        steps = list(_packed_steps(ctx.batch_sizes))
+        for t in reversed(range(len(steps))):
+            rows, size, _ = steps[t]
+            if t + 1 < len(steps):  # the rows that go on past step t get dh from step t + 1; the others keep d_h_n
+                later_rows, later_size, _ = steps[t + 1]
+                torch.mm(d_gates[later_rows], weight_hh, out=dh[:later_size])
+            if d_hs is not None:
+                dh[:size] += d_hs[rows]
+            c_prev = c0[:size] if t == 0 else cs[steps[t - 1][0]][:size]
+            _lstm_step_backward(gates[rows], c_prev, tanh_cs[rows], dh[:size], dc[:size], scratch[:size],
+                                d_gates[rows], hidden)
+        # Each step's h_prev, packed as the data: step t reads the first rows of step t - 1's outputs.
+        h_prev = torch.cat([h0[: steps[0][1]], *(hs[rows][:size] for (rows, _, _), (_, size, _) in
+                                                  zip(steps, steps[1:]))])
+        d_x = d_gates @ weight_ih if ctx.needs_input_grad[0] else None
+        d_h0 = d_gates[steps[0][0]] @ weight_hh if ctx.needs_input_grad[2] else None
+        return (d_x, None, d_h0, dc, d_gates.t() @ x, d_gates.t() @ h_prev, d_gates.sum(0))
+
+
+def _packed_steps(batch_sizes: list[int]):
+    """Per step of a packed sequence: its rows in the data (a slice), its batch size, and the rows ending there."""
+    start = 0
+    for size, next_size in zip(batch_sizes, [*batch_sizes[1:], 0]):
+        yield slice(start, start + size), size, slice(next_size, size)
+        start += size
+
+
+def _lstm_step_backward(gates: Tensor, c_prev: Tensor, tanh_c: Tensor, dh: Tensor, dc: Tensor, scratch: Tensor,
+                        d_gates: Tensor, hidden: int) -> None:
+    """One step back through the LSTM update: fills d_gates (pre-activation) and turns dc into the previous dc.
+
+    `gates` holds the activations (i, f, g, o); `dh` and `dc` are the gradients of this step's h and c.
+    """
+    i, f, g, o = gates.chunk(4, dim=1)
+    d_i, d_f, d_g, d_o = d_gates.chunk(4, dim=1)
+    torch.mul(dh, tanh_c, out=d_o)
+    dc.add_(aten.tanh_backward.grad_input(torch.mul(dh, o, out=scratch), tanh_c, grad_input=scratch))
+    torch.mul(dc, g, out=d_i)
+    torch.mul(dc, c_prev, out=d_f)
+    torch.mul(dc, i, out=d_g)
+    dc.mul_(f)
+    aten.sigmoid_backward.grad_input(d_gates[:, : 2 * hidden], gates[:, : 2 * hidden],
+                                     grad_input=d_gates[:, : 2 * hidden])
+    aten.tanh_backward.grad_input(d_g, g, grad_input=d_g)
+    aten.sigmoid_backward.grad_input(d_o, o, grad_input=d_o)
 
 
 class LSTMUpdate(nn.Module):
@@ -93,6 +217,51 @@ class LSTMUpdate(nn.Module):
         return h, c
 
 
+def step_product(weight: Tensor) -> Callable[[Tensor, Tensor | None], Tensor]:
+    """`product(v, add)` = add + v @ weight^T for a loop that multiplies by `weight` at every step.
+
+    Plain autograd gives each step's product its own weight gradient, a new (out, in) tensor added to the running
+    sum; on a CPU at the decoder's sizes that costs about twice the product itself. Here each step's backward adds its
+    share into one buffer in place, and the weight gets the buffer once: every step's product takes a token made from
+    the weight, so autograd runs the token's backward after all of them.
+    """
+    if not (weight.requires_grad and torch.is_grad_enabled()):
+        return lambda v, add=None: v @ weight.t() if add is None else torch.addmm(add, v, weight.t())
+    total: list[Tensor] = []  # the summed gradient, shared by the steps and the token
+    token = _StepWeightToken.apply(weight, total)
+    detached = weight.detach()
+    return lambda v, add=None: _StepProduct.apply(v, add, token, detached, total)
+
+
+class _StepWeightToken(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, weight: Tensor, total: list[Tensor]) -> Tensor:
+        ctx.total = total
+        return weight.new_zeros(())
+
+    @staticmethod
+    def backward(ctx, _):
+        return ctx.total.pop(), None  # popped: a second backward through a retained graph sums afresh
+
+
+class _StepProduct(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, v: Tensor, add: Tensor | None, token: Tensor, weight: Tensor, total: list[Tensor]) -> Tensor:
+        ctx.save_for_backward(v, weight)
+        ctx.total = total
+        return v @ weight.t() if add is None else torch.addmm(add, v, weight.t())
+
+    @staticmethod
+    def backward(ctx, d_out: Tensor):
+        v, weight = ctx.saved_tensors
+        if ctx.total:
+            ctx.total[0].addmm_(d_out.t(), v)
+        else:
+            ctx.total.append(d_out.t() @ v)
+        d_v = d_out @ weight if ctx.needs_input_grad[0] else None
+        return d_v, d_out if ctx.needs_input_grad[1] else None, d_out.new_zeros(()), None, None
+
+
 class LayerNormLSTM(nn.Module):
     """LSTM with layer-normalised gates and cell and recurrent dropout on the candidate; state = cat(h, c)."""
 
@@ -110,13 +279,13 @@ class LayerNormLSTM(nn.Module):
         batch, steps, _ = x.shape
         h, c = state.chunk(2, dim=1)
         # The input's contribution for every step in one matmul, time-major so that each step's slice is contiguous.
-        x_gates = self.weight_ih(x.transpose(0, 1)).view(steps, batch, 4, self.hidden_size)
+        x_gates = self.weight_ih(x.transpose(0, 1))
         keeps = dropout_masks(steps, (batch, self.hidden_size), self.recurrent_dropout, self.training, x)
+        recurrent = step_product(self.weight_hh)
         outputs = []
         # unbind, not x_gates[t]: the backward of unbind is one stack, that of T indexings T full-size zero tensors.
         for x_gates_t, keep in zip(x_gates.unbind(0), keeps):
-            gates = x_gates_t + (h @ self.weight_hh.t()).view(batch, 4, self.hidden_size)
-            h, c = self.update(gates, c, keep)
+            h, c = self.update(recurrent(h, x_gates_t).view(batch, 4, self.hidden_size), c, keep)
             outputs.append(h)
         return torch.stack(outputs, dim=1), torch.cat([h, c], dim=1)
 
@@ -171,15 +340,16 @@ class HyperLSTM(nn.Module):
         h, c, hyper_h, hyper_c = state.split([hidden, hidden, hyper, hyper], dim=1)
         x = x.transpose(0, 1)
         x_gates = self.weight_ih(x).view(steps, batch, 4, hidden)
-        hyper_x_gates = self.hyper_weight_ih(x).view(steps, batch, 4, hyper)
+        hyper_x_gates = self.hyper_weight_ih(x)
         keeps = dropout_masks(steps, (batch, hidden), self.recurrent_dropout, self.training, x)
+        hyper_recurrent, recurrent = step_product(self.hyper_weight_hh), step_product(self.weight_hh)
         outputs = []
         for x_gates_t, hyper_x_gates_t, keep in zip(x_gates.unbind(0), hyper_x_gates.unbind(0), keeps):
-            hyper_in = torch.cat([h, hyper_h], dim=1) @ self.hyper_weight_hh.t()
-            hyper_h, hyper_c = self.hyper_update(hyper_x_gates_t + hyper_in.view(batch, 4, hyper), hyper_c)
+            hyper_gates = hyper_recurrent(torch.cat([h, hyper_h], dim=1), hyper_x_gates_t)
+            hyper_h, hyper_c = self.hyper_update(hyper_gates.view(batch, 4, hyper), hyper_c)
             embeddings = self.to_embeddings(hyper_h).view(batch, 12, self.hyper_embedding)
             scale_x, scale_h, bias = torch.einsum("bge,geh->bgh", embeddings, self.to_modulation).chunk(3, dim=1)
-            h_gates = (h @ self.weight_hh.t()).view(batch, 4, hidden)
+            h_gates = recurrent(h).view(batch, 4, hidden)
             gates = torch.addcmul(torch.addcmul(bias, scale_x, x_gates_t), scale_h, h_gates)
             h, c = self.update(gates, c, keep)
             outputs.append(h)

@@ -158,9 +158,9 @@ def mixture_log_prob(params: MixtureParams, dx: Tensor, dy: Tensor) -> Tensor:
 class BidirectionalEncoder(nn.Module):
     """Final hidden states of a forward and a backward LSTM over each sketch's real rows, concatenated: (B, 2H).
 
-    Without pack_padded_sequence (slow on CPU): the forward LSTM runs over the padded batch and is read at each
-    sketch's last real row; the backward LSTM runs over each sketch reversed within its own length (its padding stays
-    at the end) and is read at the same row. Padding never reaches either state that is read.
+    Both LSTMs are given the lengths and stop at each sketch's last real row (see `FusedLSTM`), so padding is
+    neither read nor computed; the backward LSTM reads each sketch reversed within its own length (its padding stays
+    at the end).
     """
 
     def __init__(self, input_size: int, hidden_size: int) -> None:
@@ -175,10 +175,10 @@ class BidirectionalEncoder(nn.Module):
         reverse = torch.where(t < lengths.unsqueeze(1), last - t, t)  # (B, N)
         x_reversed = x.gather(1, reverse.unsqueeze(-1).expand(-1, -1, features))
         state = x.new_zeros(batch, self.forward_rnn.state_size)
-        at_last = last.unsqueeze(-1).expand(-1, -1, self.forward_rnn.hidden_size)  # (B, 1, H)
-        h_forward = self.forward_rnn(x, state)[0].gather(1, at_last)
-        h_backward = self.backward_rnn(x_reversed, state)[0].gather(1, at_last)
-        return torch.cat([h_forward, h_backward], dim=2).squeeze(1)
+        hidden = self.forward_rnn.hidden_size
+        h_forward = self.forward_rnn(x, state, lengths)[1][:, :hidden]
+        h_backward = self.backward_rnn(x_reversed, state, lengths)[1][:, :hidden]
+        return torch.cat([h_forward, h_backward], dim=1)
 
 
 # ---------------------------------------------------------------------- model
