@@ -90,7 +90,8 @@ def test_bad_input_gives_one_line_errors(tmp_path, trained):
     assert "out of range" in cli_error("reconstruct", "--model", trained, "--data", "aaron_sheep", "--index", 100000)
 
 
-@pytest.mark.parametrize("command", ["train", "sample", "reconstruct", "interpolate", "complete", "serve"])
+@pytest.mark.parametrize("command", ["train", "sample", "reconstruct", "interpolate", "complete", "serve", "classifier",
+                                     "evaluate"])
 def test_every_subcommand_has_help(command, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main([command, "--help"])

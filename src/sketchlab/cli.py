@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+import shlex
 import sys
 from pathlib import Path
 
@@ -29,9 +30,13 @@ def add_dataclass_options(parser: argparse.ArgumentParser, cls, skip: tuple[str,
     for field in dataclasses.fields(cls):
         if field.name in skip:
             continue
-        required = field.default is dataclasses.MISSING
+        has_factory = field.default_factory is not dataclasses.MISSING
+        default = field.default_factory() if has_factory else field.default
+        required = default is dataclasses.MISSING
         if field.type in (bool, "bool"):
             group.add_argument(_flag(field.name), action=argparse.BooleanOptionalAction, default=field.default)
+        elif str(field.type) == "list[int]":
+            group.add_argument(_flag(field.name), type=_ints, metavar="N,N,...", default=default)
         else:
             kind = {"int": int, "float": float}.get(str(getattr(field.type, "__name__", field.type)), str)
             group.add_argument(_flag(field.name), type=kind, required=required, metavar=field.name.upper(),
@@ -50,7 +55,9 @@ def add_output(parser: argparse.ArgumentParser, default: str) -> None:
 
 
 def add_model(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True, help="a trained model folder (a run folder, its best/ or last/)")
+    parser.add_argument("--model", required=True,
+                        help="a trained model folder (a run folder, its best/ or last/) or a zoo name "
+                             "(sketchlab models list)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--seed", type=int, default=None, help="random seed for reproducible drawings")
 
@@ -61,6 +68,9 @@ def add_drawing_source(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from sketchlab.evaluation import SAMPLE_TEMPERATURES
+    from sketchlab.metrics import DEFAULT_TEMPERATURES
+    from sketchlab.models.classifier import ClassifierConfig
     from sketchlab.models.sketch_rnn import SketchRNNConfig
     from sketchlab.training.engine import TrainConfig
 
@@ -111,11 +121,49 @@ def build_parser() -> argparse.ArgumentParser:
     add_output(comp, "completions.svg")
 
     serve = sub("serve", "the drawing studio: a local web page to draw together with a model", cmd_serve)
-    serve.add_argument("--model", action="append", required=True, metavar="[NAME=]PATH",
-                       help="a model folder (repeat for several); named after its folder unless NAME= is given")
+    serve.add_argument("--model", action="append", default=[], metavar="[NAME=]PATH",
+                       help="a model folder or zoo name (repeat for several); named after its folder unless NAME= is "
+                            "given; none: the zoo's Sketch-RNN models")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
     serve.add_argument("--port", type=int, default=8765)
     serve.add_argument("--device", default="cpu", help="cpu or cuda")
+
+    classifier = sub("classifier", "the sketch classifier that judges generated drawings", None)
+    classifier_commands = classifier.add_subparsers(dest="classifier_command", required=True,
+                                                    metavar="CLASSIFIER_COMMAND")
+    ctrain = classifier_commands.add_parser("train", help="train on the train splits of several categories, then "
+                                            "report top-1/top-3 and a confusion matrix on their test splits",
+                                            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    ctrain.add_argument("--data", required=True,
+                        help="one .npz (or name, e.g. cat,owl,pig, or a folder of .npz files) per category")
+    add_dataclass_options(ctrain, TrainConfig)
+    add_dataclass_options(ctrain, ClassifierConfig, skip=("num_classes", "class_names"))
+    ctrain.set_defaults(run=cmd_classifier_train)
+    ctest = classifier_commands.add_parser("test", help="top-1/top-3 and a confusion matrix on a split",
+                                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    ctest.add_argument("--model", required=True, help="a classifier folder (a run folder or its best/)")
+    add_drawing_source(ctest)
+    ctest.add_argument("--out", default="classifier-report", help="folder for classifier.md/.json, confusion.png")
+    ctest.set_defaults(run=cmd_classifier_test)
+
+    models = sub("models", "the pretrained models shipped with sketchlab", None)
+    models_commands = models.add_subparsers(dest="models_command", required=True, metavar="MODELS_COMMAND")
+    models_commands.add_parser("list", help="name, data, cell, size, test figures, data license").set_defaults(
+        run=cmd_models_list)
+
+    evaluate = sub("evaluate", "judge a Sketch-RNN or pixel model: test losses, recognizability, Fréchet distance",
+                   cmd_evaluate)
+    add_model(evaluate)
+    evaluate.add_argument("--classifier", required=True, help="a classifier folder (`sketchlab classifier train`)")
+    evaluate.add_argument("--data", required=True, help="the model's data (.npz paths or names); its test split")
+    evaluate.add_argument("--class", dest="class_name", default=None,
+                          help="the classifier's name for a one-category data set (e.g. sheep for aaron_sheep)")
+    evaluate.add_argument("--temperatures", type=_floats, default=list(DEFAULT_TEMPERATURES),
+                          help="reconstruction temperatures")
+    evaluate.add_argument("--sample-temperatures", type=_floats, default=list(SAMPLE_TEMPERATURES))
+    evaluate.add_argument("--n-samples", type=int, default=200, help="samples per temperature")
+    evaluate.add_argument("--n-reconstruct", type=int, default=200, help="test drawings reconstructed")
+    evaluate.add_argument("--out", default="evaluation", help="folder for report.md, report.json and plots")
 
     data = sub("data", "Quick, Draw! categories: list, download, build stroke-3 files", None)
     data_commands = data.add_subparsers(dest="data_command", required=True, metavar="DATA_COMMAND")
@@ -216,6 +264,105 @@ def cmd_serve(args: argparse.Namespace) -> None:
     from sketchlab.web import serve
 
     serve(args.model, host=args.host, port=args.port, device=args.device)
+
+
+def command_line(argv: list[str]) -> str:
+    """A command line as a shell would take it, for reports that say how they were made."""
+    return " ".join(["sketchlab", *(shlex.quote(arg) for arg in argv)])
+
+
+def cmd_classifier_train(args: argparse.Namespace) -> None:
+    from sketchlab.evaluation import train_classifier
+    from sketchlab.models.classifier import ClassifierConfig, SketchClassifier
+    from sketchlab.pipelines import load_splits
+    from sketchlab.training.engine import TrainConfig
+
+    splits = load_splits(args.data, 10**9)
+    train_classifier(splits, dataclass_from_args(ClassifierConfig, args), dataclass_from_args(TrainConfig, args))
+    best = Path(args.out_dir) / "best"
+    _report_classifier(SketchClassifier.from_pretrained(best), splits, Path(args.out_dir), args.command_line)
+    print(f"trained classifier: {best}")
+
+
+def _report_classifier(model, splits, out: Path, command: str) -> None:
+    from sketchlab.evaluation import score_classifier
+    from sketchlab.metrics.report import write_classifier_report
+
+    result = score_classifier(model, splits.test, splits.test_labels)
+    report = write_classifier_report(result, out, command)
+    print(f"test split: top-1 {result['top1']:.3f}, top-3 {result['top3']:.3f} on {result['count']} drawings "
+          f"(report: {report})")
+
+
+def cmd_classifier_test(args: argparse.Namespace) -> None:
+    from sketchlab.evaluation import classifier_labels
+    from sketchlab.models.classifier import SketchClassifier
+    from sketchlab.pipelines import load_splits
+
+    model = SketchClassifier.from_pretrained(args.model)
+    splits = load_splits(args.data, 10**9)
+    labels = classifier_labels(model, splits.class_names)
+    split_labels = labels[getattr(splits, f"{args.split}_labels")]
+    _report_classifier(model, dataclasses.replace(splits, test=getattr(splits, args.split), test_labels=split_labels),
+                       Path(args.out), args.command_line)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    from sketchlab.evaluation import (
+        classifier_labels,
+        classifier_summary,
+        evaluate_pixel_model,
+        evaluate_sketch_rnn,
+        model_summary,
+    )
+    from sketchlab.image_pipelines import load_pixel_model
+    from sketchlab.metrics.report import write_report
+    from sketchlab.models.classifier import SketchClassifier
+    from sketchlab.models.pretrained import model_kind
+    from sketchlab.pipelines import load_splits
+    from sketchlab.zoo import resolve_model_path
+
+    classifier = SketchClassifier.from_pretrained(args.classifier, map_location=args.device)
+    folder = resolve_model_path(args.model)
+    seed = args.seed or 0
+    if (model_kind(folder) or model_kind(folder / "best")) == "sketch-rnn":
+        model = _model(args)
+        splits = load_splits(args.data, model.config.max_seq_len)
+        targets = classifier_labels(classifier, splits.class_names, args.class_name)
+        result = evaluate_sketch_rnn(model, classifier, splits, targets, args.temperatures, args.sample_temperatures,
+                                     args.n_samples, args.n_reconstruct, seed=seed)
+    else:  # a pixel model, or a clear error saying what the folder holds
+        model = load_pixel_model(folder, args.device)
+        splits = load_splits(args.data, 10**9)
+        targets = classifier_labels(classifier, splits.class_names, args.class_name)
+        result = evaluate_pixel_model(model, classifier, splits, targets, args.n_samples, seed=seed)
+    result["model"] = model_summary(args.model, model)
+    result["classifier"] = classifier_summary(args.classifier, classifier)
+    result["data"] = {"spec": args.data, "classes": splits.class_names,
+                      "as": [classifier.config.class_names[t] for t in targets]}
+    report = write_report(result, args.out, args.command_line)
+    losses = result.get("test_losses")
+    measured = f"test L_R {losses['l_r']:.4f}, L_KL {losses['l_kl']:.4f}" if losses else \
+        f"samples classified as the category: {result['samples']['prior']['fraction_correct']:.3f}"
+    print(f"{measured}; report: {report}")
+
+
+def cmd_models_list(args: argparse.Namespace) -> None:
+    from sketchlab.zoo import zoo_models
+
+    rows = [("name", "kind", "data", "cell", "size", "test figures", "recognizability", "data license")]
+    for model in zoo_models():
+        card = model.card
+        test = ", ".join(f"{key} {value:.3f}" for key, value in card.get("test", {}).items()
+                         if key in ("l_r", "l_kl", "top1", "top3"))
+        judged = card.get("recognizability")
+        rows.append((model.name, card.get("kind", "?"), card.get("data", "?"),
+                     card.get("config", {}).get("cell", "cnn"), f"{card.get('size_bytes', 0) / 1e6:.1f} MB", test,
+                     f"{judged['classified_as_category']:.2f} (chance {judged['chance']:.2f})" if judged else "-",
+                     card.get("data_license", "?")))
+    widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip())
 
 
 def cmd_data_list(args: argparse.Namespace) -> None:
@@ -407,7 +554,9 @@ def cmd_anomaly_score(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
+    args.command_line = command_line(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(message)s")
     try:
         args.run(args)

@@ -12,9 +12,10 @@ from sketchlab.data.datasets import StrokeBatches, StrokeDataset, iter_batches
 from sketchlab.data.npz import StrokeSplits, load_stroke_splits
 from sketchlab.data.sources import resolve_data
 from sketchlab.data.strokes import scale_factor
-from sketchlab.errors import CheckpointError, DataError
+from sketchlab.errors import DataError
 from sketchlab.models.sketch_rnn import SketchRNN, SketchRNNConfig
 from sketchlab.training.engine import Trainer, TrainConfig, seed_everything
+from sketchlab.zoo import resolve_model_path
 
 log = logging.getLogger("sketchlab")
 SPLITS = ("train", "valid", "test")
@@ -52,14 +53,12 @@ def train_sketch_rnn(data: str, model_config: SketchRNNConfig, train_config: Tra
 
 
 def load_model(path: str | Path, device: str = "cpu") -> SketchRNN:
-    """A trained Sketch-RNN from a model folder (`best/` or `last/` of a run, or the run folder itself)."""
-    folder = Path(path)
+    """A trained Sketch-RNN from a model folder (`best/` or `last/` of a run, or the run folder itself) or a zoo name."""
+    folder = resolve_model_path(path)
     if (folder / "best" / "model.safetensors").is_file():
         folder = folder / "best"
     elif not (folder / "model.safetensors").is_file() and (folder / "last" / "model.safetensors").is_file():
         folder = folder / "last"
-    if not folder.exists():
-        raise CheckpointError(f"no model at {path}")
     return SketchRNN.from_pretrained(folder, map_location=device)
 
 

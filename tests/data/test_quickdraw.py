@@ -339,6 +339,22 @@ def test_build_npz_fractions_recognized_raw_and_malformed(data_dir, tmp_path):
     assert sum(map(len, fewer)) < sum(map(len, drawings))
 
 
+def test_build_npz_keeps_one_of_each_key_id(data_dir, tmp_path):
+    """The raw and simplified files hold the same drawings: pooled, each twin is left out once and counted."""
+    folder = data_dir / "quickdraw"
+    raw, simplified = folder / "raw" / "sheep.ndjson", folder / "simplified" / "sheep.ndjson"
+    raw_keys = {r["key_id"] for r in read_ndjson(raw)}
+    simplified_keys = [r["key_id"] for r in read_ndjson(simplified)]
+    twins = sum(key in raw_keys for key in simplified_keys)
+    assert twins > 0
+    summary = build_npz([raw, simplified], tmp_path / "sheep.npz", valid_fraction=0.1, test_fraction=0.2)
+    assert summary.duplicates == twins
+    assert summary.kept == len(raw_keys | set(simplified_keys))
+    assert f"{twins} duplicate key_id" in str(summary)
+    drawings = [d.tobytes() for split in load_npz(tmp_path / "sheep.npz").values() for d in split]
+    assert len(set(drawings)) == len(drawings)  # Google's preprocessing of a raw twin gives its simplified twin
+
+
 def test_build_npz_refuses_impossible_requests(data_dir, tmp_path):
     source = data_dir / "quickdraw" / "simplified" / "cat.ndjson"
     with pytest.raises(DataError, match="asked for 30 drawings .* only 25"):

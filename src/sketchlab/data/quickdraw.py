@@ -378,6 +378,7 @@ class BuildSummary:
     unrecognized: int = 0
     too_long: int = 0
     out_of_range: int = 0
+    duplicates: int = 0
     train: int = 0
     valid: int = 0
     test: int = 0
@@ -389,14 +390,15 @@ class BuildSummary:
 
     @property
     def skipped(self) -> int:
-        return self.malformed + self.unrecognized + self.too_long + self.out_of_range
+        return self.malformed + self.unrecognized + self.too_long + self.out_of_range + self.duplicates
 
     def skipped_summary(self) -> str:
         """"skipped 3 of 120 lines: 1 malformed, 2 too long (> 250 points)", or "" if none was."""
         parts = [f"{self.malformed} malformed" if self.malformed else "",
                  f"{self.unrecognized} unrecognized" if self.unrecognized else "",
                  f"{self.too_long} too long (> {self.max_len} points)" if self.too_long else "",
-                 f"{self.out_of_range} beyond int16" if self.out_of_range else ""]
+                 f"{self.out_of_range} beyond int16" if self.out_of_range else "",
+                 f"{self.duplicates} duplicate key_id" if self.duplicates else ""]
         if not self.skipped:
             return ""
         return f"skipped {self.skipped} of {self.read + self.malformed} lines: {', '.join(p for p in parts if p)}"
@@ -433,20 +435,28 @@ def build_npz(ndjson_paths: str | Path | Iterable[str | Path], out_path: str | P
     one `.npz` per category), shuffled with `seed` and split by `valid_fraction` / `test_fraction`, or by exact
     `counts` (train, valid, test) taken from the shuffled pool. Raw drawings (strokes with timestamps) first go
     through `raw_to_simplified`; `simplify_epsilon` then applies `strokes.simplify` (RDP). Left out and counted:
-    malformed lines, unrecognized drawings if `recognized_only`, drawings longer than `max_len` points and
-    coordinates beyond int16. At most `limit` drawings are read per file. The file appears only once written.
+    malformed lines, unrecognized drawings if `recognized_only`, drawings longer than `max_len` points,
+    coordinates beyond int16, and a drawing whose `key_id` was already read (the raw and simplified files hold the
+    same drawings: pooled, a twin would land in train and test). At most `limit` drawings are read per file. The
+    file appears only once written.
     """
     paths = [Path(ndjson_paths)] if isinstance(ndjson_paths, (str, Path)) else [Path(p) for p in ndjson_paths]
     if not paths:
         raise DataError("no .ndjson files given")
     summary = BuildSummary(path=Path(out_path), max_len=max_len)
     kept: list[np.ndarray] = []
+    seen: set[str] = set()
     for path in paths:
         report = NdjsonReport()
         for record in read_ndjson(path, limit=limit, report=report):
             if recognized_only and record.get("recognized") is not True:
                 summary.unrecognized += 1
                 continue
+            key = record.get("key_id")
+            if key is not None and key in seen:
+                summary.duplicates += 1
+                continue
+            seen.add(key)
             drawing = record["drawing"]
             if any(len(stroke) == 3 for stroke in drawing):
                 drawing = raw_to_simplified(drawing)

@@ -54,11 +54,21 @@ def upstream_url(name: str) -> str:
 
 
 def resolve_data(spec: str, download: bool = True) -> list[Path]:
-    """Turn a `--data` value (paths or names, comma-separated) into existing `.npz` files."""
+    """Turn a `--data` value (paths, folders of `.npz` files or names, comma-separated) into existing `.npz` files."""
     items = [item.strip() for item in spec.split(",") if item.strip()]
     if not items:
         raise DataError("--data is empty: give a .npz path or a data set name such as aaron_sheep")
-    return [resolve_one(item, download) for item in items]
+    return [path for item in items for path in resolve_item(item, download)]
+
+
+def resolve_item(item: str, download: bool = True) -> list[Path]:
+    folder = Path(item).expanduser()
+    if folder.is_dir():  # one class per file, in name order so labels are stable
+        files = sorted(folder.glob("*.npz"))
+        if not files:
+            raise DataError(f"no .npz files in the folder {folder}")
+        return files
+    return [resolve_one(item, download)]
 
 
 def resolve_one(item: str, download: bool = True) -> Path:

@@ -39,8 +39,11 @@ class Pretrained:
     @classmethod
     def from_pretrained(cls, directory: str | Path, map_location: str | torch.device = "cpu") -> Any:
         """Load a model written by `save_pretrained` (safetensors only: loading never runs pickled code), in eval
-        mode; a training run's folder stands for its `best/` model."""
-        directory = Path(directory)
+        mode; a training run's folder stands for its `best/` model, and a name of the zoo (`sketchlab models
+        list`) for the shipped model."""
+        from sketchlab.zoo import resolve_model_path
+
+        directory = resolve_model_path(directory)
         if directory.is_dir() and not (directory / CONFIG_FILE).is_file() and (directory / "best").is_dir():
             directory = directory / "best"
         if not directory.is_dir():

@@ -10,29 +10,22 @@ real stroke-5 rows. The decoder reads strokes[:, :-1] and predicts strokes[:, 1:
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_model
 from torch import Tensor, nn
 from torch.optim.lr_scheduler import LambdaLR
 
-from sketchlab.errors import CheckpointError, ConfigError
+from sketchlab.errors import ConfigError
+from sketchlab.models.pretrained import Pretrained
 from sketchlab.models.rnn_cells import CELLS, FusedLSTM, make_cell
 
 if TYPE_CHECKING:
     import numpy as np
 
-MODEL_NAME = "sketch-rnn"
-MODEL_FILE = "model.safetensors"
-CONFIG_FILE = "config.json"
 
 
 # ---------------------------------------------------------------------- configuration
@@ -194,8 +187,11 @@ def cell_options(config: SketchRNNConfig) -> dict[str, Any]:
     }[config.cell]
 
 
-class SketchRNN(nn.Module):
+class SketchRNN(Pretrained, nn.Module):
     """Encoder (bidirectional LSTM) -> z -> autoregressive decoder emitting a mixture density per step."""
+
+    model_name = "sketch-rnn"
+    config_class = SketchRNNConfig
 
     def __init__(self, config: SketchRNNConfig) -> None:
         super().__init__()
@@ -359,65 +355,3 @@ class SketchRNN(nn.Module):
 
         drawings = self.sample(16, temperature=0.5, seed=0)
         return {"samples": render.grid_array(drawings, ncols=4, cell=96)}
-
-    # ------------------------------------------------------------------ files
-
-    def save_pretrained(self, directory: str | Path) -> None:
-        """Write model.safetensors and config.json (the config plus "model": "sketch-rnn") into `directory`."""
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        save_model(self, str(directory / MODEL_FILE))
-        config = {"model": MODEL_NAME, **dataclasses.asdict(self.config)}
-        (directory / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
-
-    @classmethod
-    def from_pretrained(cls, directory: str | Path, map_location: str | torch.device = "cpu") -> SketchRNN:
-        """Load a model written by `save_pretrained` (safetensors only: loading never runs pickled code)."""
-        directory = Path(directory)
-        if not directory.is_dir():
-            raise CheckpointError(f"no model folder at {directory}")
-        model = cls(read_config(directory / CONFIG_FILE))
-        weights_path = directory / MODEL_FILE
-        if not weights_path.is_file():
-            raise CheckpointError(f"no {MODEL_FILE} in {directory}")
-        try:
-            weights = load_file(str(weights_path))
-        except (SafetensorError, OSError) as error:
-            raise CheckpointError(f"{weights_path} is not a readable safetensors file ({error})") from error
-        check_weights(model.state_dict(), weights, weights_path)
-        model.load_state_dict(weights)
-        return model.to(map_location)
-
-
-def read_config(path: Path) -> SketchRNNConfig:
-    """The validated config of a model folder; any problem is a one-line CheckpointError."""
-    if not path.is_file():
-        raise CheckpointError(f"no {path.name} in {path.parent}")
-    try:
-        values = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise CheckpointError(f"{path} is not valid JSON ({error})") from error
-    if not isinstance(values, dict) or values.pop("model", None) != MODEL_NAME:
-        raise CheckpointError(f"{path} does not describe a {MODEL_NAME} model")
-    try:
-        config = SketchRNNConfig(**values)
-        config.validate()
-    except (TypeError, ValueError) as error:
-        raise CheckpointError(f"{path}: {error}") from error
-    return config
-
-
-def check_weights(expected: dict[str, Tensor], found: dict[str, Tensor], path: Path) -> None:
-    """Raise a one-line CheckpointError unless `found` has exactly the tensor names and shapes of `expected`."""
-    problem = None
-    if missing := sorted(expected.keys() - found.keys()):
-        problem = f"{len(missing)} tensors missing (first: {missing[0]})"
-    elif unexpected := sorted(found.keys() - expected.keys()):
-        problem = f"{len(unexpected)} unexpected tensors (first: {unexpected[0]})"
-    else:
-        for name, tensor in expected.items():
-            if found[name].shape != tensor.shape:
-                problem = f"{name} is {tuple(found[name].shape)} in the file, {tuple(tensor.shape)} for the config"
-                break
-    if problem:
-        raise CheckpointError(f"{path} does not match its {CONFIG_FILE}: {problem}")

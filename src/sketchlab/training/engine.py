@@ -72,6 +72,29 @@ class TrainConfig:
     progress: bool = True
 
 
+def average_evaluation(model: nn.Module, batches: Iterable[Batch],
+                       prepare: Callable[[Batch], Batch] = lambda batch: batch) -> dict[str, float]:
+    """Mean of `model.evaluate` over `batches`, weighted by batch size, in eval mode without gradients.
+
+    `prepare` moves each batch where the model is. The model's mode is restored afterwards; no batches give {}.
+    """
+    totals: Counter[str] = Counter()
+    count = 0
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            for batch in batches:
+                batch = prepare(batch)
+                n = batch_size(batch)
+                for key, value in model.evaluate(batch).items():
+                    totals[key] += float(value) * n
+                count += n
+    finally:
+        model.train(was_training)
+    return {key: total / count for key, total in totals.items()} if count else {}
+
+
 class TrainingStep(nn.Module):
     """The model's `training_step` as a module's forward.
 
@@ -338,20 +361,10 @@ class Trainer:
 
     def _validate(self, done: int) -> dict[str, float]:
         """Mean of `evaluate` over the whole validation data, weighted by batch size; keeps the best model."""
-        totals: Counter[str] = Counter()
-        count = 0
-        self.model.eval()
-        with torch.no_grad(), self._autocast():
-            for batch in self.valid_data():
-                batch = self._to_device(batch)
-                n = batch_size(batch)
-                for key, value in self.model.evaluate(batch).items():
-                    totals[key] += float(value) * n
-                count += n
-        self.model.train()
-        if count == 0:
+        with self._autocast():
+            metrics = average_evaluation(self.model, self.valid_data(), self._to_device)
+        if not metrics:
             return {}
-        metrics = {key: total / count for key, total in totals.items()}
         if metrics["loss"] < self.best_loss:
             self._save_best(done, metrics)
         return {f"valid/{key}": value for key, value in metrics.items()}

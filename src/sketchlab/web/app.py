@@ -588,9 +588,12 @@ def parse_model_spec(spec: str) -> tuple[str, str]:
 
 
 def load_models(model_paths: list[str], device: str = "cpu") -> dict[str, SketchRNN]:
-    """Load `PATH` or `NAME=PATH` model folders, by name; two models of one name are refused."""
+    """Load `PATH` or `NAME=PATH` model folders (or zoo names), by name; two models of one name are refused.
+    No paths: the zoo's Sketch-RNN models."""
     from sketchlab.pipelines import load_model
+    from sketchlab.zoo import zoo_models
 
+    model_paths = model_paths or [model.name for model in zoo_models() if model.card.get("kind") == "sketch-rnn"]
     if not model_paths:
         raise DataError("give at least one model folder (--model PATH)")
     models: dict[str, SketchRNN] = {}

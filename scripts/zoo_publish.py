@@ -1,0 +1,101 @@
+"""Put a trained run into the model zoo (src/sketchlab/zoo/NAME) with its card, and draw its docs grids.
+
+The card records what anyone needs to reproduce the model and what the tests check: the data, its license, the exact
+training command, the step of the kept weights, and the test-set figures computed here (Sketch-RNN: L_R, L_s, L_p,
+L_KL; classifier: top-1, top-3). Sketch-RNN models also get SVG grids of samples at temperatures 0.2 / 0.5 / 0.8 in
+docs/zoo/, and, with --judge, the fraction of samples the zoo classifier recognises as --category.
+
+    python scripts/zoo_publish.py runs/zoo-sheep sheep --data aaron_sheep --license "CC BY-NC 4.0" \
+        --description "..." --command "sketchlab train ..." [--judge doodle-judge --category sheep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+from sketchlab import render
+from sketchlab.evaluation import classifier_labels, score_classifier, sketch_rnn_test_losses
+from sketchlab.metrics import target_recognizability
+from sketchlab.models.classifier import SketchClassifier
+from sketchlab.models.pretrained import CONFIG_FILE, MODEL_FILE, model_kind
+from sketchlab.pipelines import load_model, load_splits
+from sketchlab.zoo import CARD_FILE, ZOO_DIR
+
+REPO = Path(__file__).resolve().parents[1]
+GRID_TEMPERATURES = (0.2, 0.5, 0.8)
+
+
+def sketch_rnn_figures(model, args) -> dict:
+    splits = load_splits(args.data, model.config.max_seq_len)
+    losses = sketch_rnn_test_losses(model, splits.test, splits.test_labels)
+    figures = {"test": {key: round(value, 4) for key, value in losses.items() if key != "count"},
+               "test_drawings": losses["count"]}
+    if args.judge:
+        judge = SketchClassifier.from_pretrained(args.judge)
+        target = classifier_labels(judge, ["data"], args.category)
+        samples = model.sample(args.samples, temperature=0.5, seed=0)
+        score = target_recognizability(judge.classify(samples), target)
+        figures["recognizability"] = {"judge": args.judge, "category": args.category, "temperature": 0.5,
+                                      "samples": args.samples, "classified_as_category": round(score["fraction_correct"], 3),
+                                      "chance": round(1 / judge.config.num_classes, 3)}
+    return figures
+
+
+def classifier_figures(model, args) -> dict:
+    splits = load_splits(args.data, 10**9)
+    result = score_classifier(model, splits.test, classifier_labels(model, splits.class_names)[splits.test_labels])
+    return {"test": {"top1": round(result["top1"], 4), "top3": round(result["top3"], 4)},
+            "test_drawings": result["count"], "classes": model.config.class_names}
+
+
+def draw_grids(model, name: str) -> list[str]:
+    out = REPO / "docs" / "zoo"
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for temperature in GRID_TEMPERATURES:
+        path = out / f"{name}_t{temperature}.svg"
+        render.save(model.sample(25, temperature=temperature, seed=1), path, ncols=5, cell=96, color_by_order=True)
+        written.append(str(path.relative_to(REPO)))
+    return written
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run", help="a training run folder (its best/ is published)")
+    parser.add_argument("name", help="the zoo name, e.g. sheep")
+    parser.add_argument("--data", required=True, help="the --data the model was trained on (its test split is used)")
+    parser.add_argument("--license", required=True, help="the training data's license, which the weights carry")
+    parser.add_argument("--description", required=True)
+    parser.add_argument("--command", required=True, help="the exact training command")
+    parser.add_argument("--data-recipe", default=None, help="commands that made --data, when it is not a name")
+    parser.add_argument("--judge", default=None, help="a zoo classifier to score samples with")
+    parser.add_argument("--category", default=None, help="the judge's name for the model's category")
+    parser.add_argument("--samples", type=int, default=500)
+    args = parser.parse_args()
+
+    best = Path(args.run) / "best"
+    kind = model_kind(best)
+    model = load_model(best) if kind == "sketch-rnn" else SketchClassifier.from_pretrained(best)
+    figures = sketch_rnn_figures(model, args) if kind == "sketch-rnn" else classifier_figures(model, args)
+    folder = ZOO_DIR / args.name
+    folder.mkdir(exist_ok=True)
+    for file in (MODEL_FILE, CONFIG_FILE):
+        shutil.copyfile(best / file, folder / file)
+    best_json = json.loads((best / "best.json").read_text()) if (best / "best.json").is_file() else {}
+    card = {"name": args.name, "kind": kind, "description": args.description, "data": args.data,
+            "data_recipe": args.data_recipe, "data_license": args.license, "train_command": args.command,
+            "step": best_json.get("step"), "parameters": sum(p.numel() for p in model.parameters()),
+            "size_bytes": (folder / MODEL_FILE).stat().st_size, **figures}
+    if kind == "sketch-rnn":
+        card["config"] = {key: getattr(model.config, key) for key in
+                          ("cell", "conditional", "enc_hidden", "dec_hidden", "z_size", "num_mixture", "max_seq_len")}
+        card["grids"] = draw_grids(model, args.name)
+    (folder / CARD_FILE).write_text(json.dumps(card, indent=2) + "\n")
+    print(json.dumps(card, indent=2))
+
+
+if __name__ == "__main__":
+    main()

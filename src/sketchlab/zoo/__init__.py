@@ -1,0 +1,67 @@
+"""Pretrained models shipped inside the package, so drawing works on a fresh install, offline.
+
+Each model is a folder here: `model.safetensors` + `config.json` (as every sketchlab model) and `card.json`, its
+model card: what it was trained on, the exact command, steps, test-set losses, the data's license. `--model NAME`
+on every command and `from_pretrained(NAME)` look names up here when no such path exists.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sketchlab.errors import CheckpointError
+
+ZOO_DIR = Path(__file__).resolve().parent
+CARD_FILE = "card.json"
+
+
+@dataclass(frozen=True)
+class ZooModel:
+    name: str
+    folder: Path
+    card: dict[str, Any]
+
+    @property
+    def kind(self) -> str:
+        return json.loads((self.folder / "config.json").read_text())["model"]
+
+
+def _card(folder: Path) -> dict[str, Any]:
+    try:
+        card = json.loads((folder / CARD_FILE).read_text())
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise CheckpointError(f"the zoo model {folder.name!r} has no readable {CARD_FILE} ({error})") from error
+    if not isinstance(card, dict):
+        raise CheckpointError(f"the zoo model {folder.name!r} has a {CARD_FILE} that is not an object")
+    return card
+
+
+def zoo_models() -> list[ZooModel]:
+    """Every shipped model, by name."""
+    return [ZooModel(folder.name, folder, _card(folder))
+            for folder in sorted(ZOO_DIR.iterdir()) if (folder / CARD_FILE).is_file()]
+
+
+def zoo_names() -> list[str]:
+    return [model.name for model in zoo_models()]
+
+
+def find(name: str) -> Path | None:
+    """The folder of the shipped model `name`, or None when there is none of that name."""
+    folder = ZOO_DIR / name
+    return folder if name and "/" not in name and (folder / CARD_FILE).is_file() else None
+
+
+def resolve_model_path(spec: str | Path) -> Path:
+    """A `--model` value as a folder: an existing path, else a zoo name; a clear error when it is neither."""
+    path = Path(spec).expanduser()
+    if path.exists():
+        return path
+    folder = find(str(spec))
+    if folder is not None:
+        return folder
+    names = ", ".join(zoo_names()) or "none shipped"
+    raise CheckpointError(f"no model at {spec}: give a model folder or a zoo name ({names}; `sketchlab models list`)")
