@@ -31,7 +31,9 @@ demo: venv
 	$(RUN) sample --model $(DEMO_OUT)/best --n 1 --temperature 0.3 --seed 2 --out $(DEMO_OUT)/sheep.gif
 	$(RUN) reconstruct --model $(DEMO_OUT)/best --data aaron_sheep --index 0,1,2,3 --out $(DEMO_OUT)/reconstructions.svg
 	$(RUN) interpolate --model $(DEMO_OUT)/best --data aaron_sheep --from 0 --to 1 --steps 8 --out $(DEMO_OUT)/interpolation.svg
-	@echo "samples: $(DEMO_OUT)/samples.svg  TensorBoard: $(VENV)/bin/tensorboard --logdir $(DEMO_OUT)/tb"
+	$(RUN) sample --model sheep --n 25 --temperature 0.3 --seed 1 --out $(DEMO_OUT)/zoo_sheep.svg
+	@echo "samples: $(DEMO_OUT)/samples.svg (the demo run), $(DEMO_OUT)/zoo_sheep.svg (the shipped sheep model)"
+	@echo "TensorBoard: $(VENV)/bin/tensorboard --logdir $(DEMO_OUT)/tb   studio: $(RUN) serve --model $(DEMO_OUT)"
 
 # The studio's end-to-end test drives Debian's Chromium (Playwright cannot download browsers here).
 browser:

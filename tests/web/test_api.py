@@ -321,7 +321,7 @@ def test_a_typical_extent_in_the_config_is_used():
     assert measure_extent(model) == 123.0
 
 
-def test_model_specs_and_loading(model_dirs, tmp_path):
+def test_model_specs_and_loading(model_dirs, tmp_path, monkeypatch):
     assert parse_model_spec("sheep=/some/where") == ("sheep", "/some/where")
     run = tmp_path / "my-run" / "best"
     run.mkdir(parents=True)
@@ -331,6 +331,12 @@ def test_model_specs_and_loading(model_dirs, tmp_path):
     assert list(models) == ["tiny", "other"]
     with pytest.raises(DataError, match="two models"):
         load_models([str(model_dirs["tiny"]), str(model_dirs["tiny"])])
+    # no model given: the zoo's Sketch-RNN models, and a clear error when there are none
+    from sketchlab import zoo
+
+    shipped = [m.name for m in zoo.zoo_models() if m.card["kind"] == "sketch-rnn"]
+    assert shipped and list(load_models([])) == shipped
+    monkeypatch.setattr(zoo, "zoo_models", lambda: [])
     with pytest.raises(DataError, match="at least one"):
         load_models([])
 
