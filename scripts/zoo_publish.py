@@ -22,7 +22,7 @@ from sketchlab.metrics import target_recognizability
 from sketchlab.models.classifier import SketchClassifier
 from sketchlab.models.pretrained import CONFIG_FILE, MODEL_FILE, model_kind
 from sketchlab.pipelines import load_model, load_splits
-from sketchlab.zoo import CARD_FILE, ZOO_DIR
+from sketchlab.zoo import CARD_FILE, ZOO_DIR, zoo_models
 
 REPO = Path(__file__).resolve().parents[1]
 GRID_TEMPERATURES = (0.2, 0.5, 0.8)
@@ -62,19 +62,68 @@ def draw_grids(model, name: str) -> list[str]:
     return written
 
 
+def _figures(card: dict) -> str:
+    test = card.get("test", {})
+    if card["kind"] == "sketch-rnn":
+        text = f"test L_R {test['l_r']:.3f} (L_s {test['l_s']:.3f}, L_p {test['l_p']:.3f}), L_KL {test['l_kl']:.3f}"
+    else:
+        text = f"test top-1 {test['top1']:.3f}, top-3 {test['top3']:.3f}"
+    return f"{text} on {card['test_drawings']} test drawings"
+
+
+def write_zoo_docs() -> Path:
+    """docs/zoo.md from the cards, so the page never disagrees with what ships."""
+    lines = ["# The model zoo", "",
+             "Models shipped inside the package (`src/sketchlab/zoo/`), made by this page's commands. "
+             "`sketchlab models list` shows the same cards; `tests/test_zoo.py` recomputes their figures. "
+             "Regenerate this page with `python scripts/zoo_publish.py --docs-only`.", ""]
+    for model in zoo_models():
+        card = model.card
+        lines += [f"## {card['name']}", "", card["description"], "",
+                  f"- kind: {card['kind']}, {card['parameters']:,} parameters, {card['size_bytes'] / 1e6:.1f} MB",
+                  f"- data: `{card['data']}`, license {card['data_license']} (the weights carry it)",
+                  f"- kept weights: step {card['step']}; {_figures(card)}"]
+        if card.get("trained_on"):
+            lines.append(f"- trained on {card['trained_on']}")
+        judged = card.get("recognizability")
+        if judged:
+            lines.append(f"- samples at temperature {judged['temperature']} recognised as {judged['category']} by "
+                         f"`{judged['judge']}`: {judged['classified_as_category']:.3f} of {judged['samples']} "
+                         f"(chance {judged['chance']:.2f})")
+        lines += ["", "```bash"]
+        if card.get("data_recipe"):
+            lines.append(card["data_recipe"].replace("; do ", "; do\n  ").replace("; done", "\ndone"))
+        lines += [card["train_command"], "```", ""]
+        for grid in card.get("grids", []):
+            temperature = grid.rsplit("_t", 1)[1].removesuffix(".svg")
+            lines += [f"Samples at temperature {temperature}:", "", f"![{card['name']} at {temperature}]"
+                      f"({Path(grid).relative_to('docs')})", ""]
+    path = REPO / "docs" / "zoo.md"
+    path.write_text("\n".join(lines))
+    return path
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("run", help="a training run folder (its best/ is published)")
-    parser.add_argument("name", help="the zoo name, e.g. sheep")
-    parser.add_argument("--data", required=True, help="the --data the model was trained on (its test split is used)")
-    parser.add_argument("--license", required=True, help="the training data's license, which the weights carry")
-    parser.add_argument("--description", required=True)
-    parser.add_argument("--command", required=True, help="the exact training command")
+    parser.add_argument("run", nargs="?", help="a training run folder (its best/ is published)")
+    parser.add_argument("name", nargs="?", help="the zoo name, e.g. sheep")
+    parser.add_argument("--docs-only", action="store_true", help="only rewrite docs/zoo.md from the cards")
+    parser.add_argument("--data", help="the --data the model was trained on (its test split is used)")
+    parser.add_argument("--license", help="the training data's license, which the weights carry")
+    parser.add_argument("--description")
+    parser.add_argument("--command", help="the exact training command")
+    parser.add_argument("--trained-on", default=None, help="the machine and threads, in words")
     parser.add_argument("--data-recipe", default=None, help="commands that made --data, when it is not a name")
     parser.add_argument("--judge", default=None, help="a zoo classifier to score samples with")
     parser.add_argument("--category", default=None, help="the judge's name for the model's category")
     parser.add_argument("--samples", type=int, default=500)
     args = parser.parse_args()
+    if args.docs_only:
+        print(write_zoo_docs())
+        return
+    missing = [name for name in ("run", "name", "data", "license", "description", "command") if not getattr(args, name)]
+    if missing:
+        parser.error(f"publishing needs {', '.join(missing)}")
 
     best = Path(args.run) / "best"
     kind = model_kind(best)
@@ -87,7 +136,8 @@ def main() -> None:
     best_json = json.loads((best / "best.json").read_text()) if (best / "best.json").is_file() else {}
     card = {"name": args.name, "kind": kind, "description": args.description, "data": args.data,
             "data_recipe": args.data_recipe, "data_license": args.license, "train_command": args.command,
-            "step": best_json.get("step"), "parameters": sum(p.numel() for p in model.parameters()),
+            "step": best_json.get("step"), "trained_on": args.trained_on,
+            "parameters": sum(p.numel() for p in model.parameters()),
             "size_bytes": (folder / MODEL_FILE).stat().st_size, **figures}
     if kind == "sketch-rnn":
         card["config"] = {key: getattr(model.config, key) for key in
@@ -95,6 +145,7 @@ def main() -> None:
         card["grids"] = draw_grids(model, args.name)
     (folder / CARD_FILE).write_text(json.dumps(card, indent=2) + "\n")
     print(json.dumps(card, indent=2))
+    print(write_zoo_docs())
 
 
 if __name__ == "__main__":
