@@ -100,6 +100,23 @@ def test_the_seed_fixes_the_batches(sheep_set):
     assert not torch.equal(source(5).next_batch()["strokes"], source(6).next_batch()["strokes"])
 
 
+def test_shards_of_the_processes_make_up_the_single_process_batch(sheep_set):
+    """Under torchrun each process keeps its rows of the same augmented global batch, epoch after epoch."""
+    def source():
+        return StrokeBatches(sheep_set, 12, seed=3, random_scale_factor=0.15, augment_stroke_prob=0.1)
+
+    whole, parts = source(), [source(), source(), source()]
+    for rank, part in enumerate(parts):
+        part.shard(rank, 3)
+    for _ in range(2 * len(sheep_set) // 12 + 1):  # across an epoch boundary
+        expected = whole.next_batch()
+        shards = [part.next_batch() for part in parts]
+        for key, value in expected.items():
+            assert torch.equal(torch.cat([shard[key] for shard in shards]), value), key
+    with pytest.raises(DataError, match="split evenly"):
+        source().shard(0, 5)
+
+
 def test_a_resumed_source_continues_with_the_same_batches():
     data = StrokeDataset([np.tile([[1.0, 2.0, 0.0]] * 5 + [[1.0, 1.0, 1.0]], (2, 1))] * 25, np.arange(25), 12, 1.0)
 

@@ -72,8 +72,10 @@ class ShuffledBatches:
     """Endless batches of a data set's items in seeded permutations, epoch after epoch, resumable exactly.
 
     Each epoch yields `len(dataset) // batch_size` full batches; a data set smaller than a batch repeats within it.
-    Subclasses turn the indices of `_next_indices` into a batch in `next_batch`.
+    Subclasses turn a batch's indices into the batch in `make_batch`.
     """
+
+    rank, world_size = 0, 1
 
     def __init__(self, dataset, batch_size: int, seed: int = 0, shuffle: bool = True):
         if len(dataset) == 0:
@@ -102,8 +104,23 @@ class ShuffledBatches:
         self.position += self.batch_size
         return indices
 
-    def next_batch(self) -> Batch:
+    def make_batch(self, indices: torch.Tensor) -> Batch:
         raise NotImplementedError
+
+    def shard(self, rank: int, world_size: int) -> None:
+        """Under DistributedDataParallel (the engine calls this): every process draws the same global batches (same
+        seed, so the same order and augmentation draws) and keeps its own contiguous share of the rows, so together
+        they train on exactly the batch one process would."""
+        if self.batch_size % world_size:
+            raise DataError(f"the batch size {self.batch_size} does not split evenly over {world_size} processes")
+        self.rank, self.world_size = rank, world_size
+
+    def next_batch(self) -> Batch:
+        batch = self.make_batch(self._next_indices())
+        if self.world_size == 1:
+            return batch
+        share = self.batch_size // self.world_size
+        return {key: value[self.rank * share : (self.rank + 1) * share] for key, value in batch.items()}
 
     def state_dict(self) -> dict:
         """Plain ints and tensors (safe for `torch.load(weights_only=True)`) that fix all following batches."""
@@ -135,8 +152,7 @@ class StrokeBatches(ShuffledBatches):
         self.random_scale_factor = random_scale_factor
         self.augment_stroke_prob = augment_stroke_prob
 
-    def next_batch(self) -> Batch:
-        indices = self._next_indices()
+    def make_batch(self, indices: torch.Tensor) -> Batch:
         rows, lengths = self.dataset.strokes[indices], self.dataset.lengths[indices]
         if self.random_scale_factor > 0:
             rows = random_scale(rows, self.random_scale_factor, self.generator)

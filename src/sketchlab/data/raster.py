@@ -204,8 +204,8 @@ class ImageBatches(ShuffledBatches):
     """Endless, seeded, exactly resumable training batches of a RasterSketchDataset (see `image_batch`), or of any
     data set with `images(indices)` and `labels` (`data.images.ImageFolderDataset`)."""
 
-    def next_batch(self) -> dict[str, torch.Tensor]:
-        return image_batch(self.dataset, self._next_indices())
+    def make_batch(self, indices: torch.Tensor) -> dict[str, torch.Tensor]:
+        return image_batch(self.dataset, indices)
 
 
 def iter_image_batches(dataset: RasterSketchDataset, batch_size: int):
