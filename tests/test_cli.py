@@ -1,12 +1,14 @@
 """The command line end to end on a tiny model trained briefly on the real sheep, plus its error handling."""
 
 import json
+import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from sketchlab.cli import main
@@ -125,3 +127,23 @@ def test_resumed_sketch_rnn_training_repeats_the_uninterrupted_losses_exactly(tm
     resumed = train_losses(tmp_path / "pieces", sheep_path, 5, resume=True)
     assert list(resumed) == [1, 2, 3, 4, 5]
     assert resumed == straight
+
+
+def test_torchrun_on_two_processes_trains_like_one_process_on_the_global_batch(tmp_path, sheep_path):
+    """`torchrun --nproc-per-node 2 -m sketchlab train` (gloo on CPU): each process takes half of every batch, and the
+    weights after a few steps equal those of one process on the whole batches."""
+    from safetensors.torch import load_file
+
+    # Unconditional: the VAE noise of a conditional model is drawn per process, so it could not match exactly.
+    args = ["train", "--data", str(sheep_path), "--steps", "4", "--eval-every", "0", "--save-every", "4", "--seed", "2",
+            "--no-conditional", "--no-progress", "--no-tensorboard", *TINY]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+                    "-m", "sketchlab", *args, "--out-dir", str(tmp_path / "ddp")], check=True, env=env,
+                   capture_output=True, timeout=240)
+    run_cli(*args, "--out-dir", tmp_path / "single")
+    single, ddp = (load_file(str(tmp_path / run / "last" / "model.safetensors")) for run in ("single", "ddp"))
+    for name, tensor in single.items():
+        torch.testing.assert_close(ddp[name], tensor, rtol=0, atol=2e-5, msg=name)
+    state = torch.load(tmp_path / "ddp" / "last" / "trainer_state.pt", weights_only=True)
+    assert len(state["data_state"]) == 2  # one data state per process, for an exact resume
