@@ -17,11 +17,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from sketchlab.data.images import ImageFolderDataset
+from sketchlab.data.images import ImageFolderDataset, PairedImageBatches, load_images
 from sketchlab.data.npz import StrokeSplits
 from sketchlab.data.raster import ImageBatches, RasterSketchDataset, iter_image_batches
 from sketchlab.errors import CheckpointError, ConfigError, DataError
 from sketchlab.models.began import BEGAN, BEGANConfig
+from sketchlab.models.cyclegan import CycleGAN, side_by_side
 from sketchlab.models.dcgan import DCGAN, DCGANConfig
 from sketchlab.models.pixel import evaluating
 from sketchlab.models.pretrained import model_kind
@@ -150,16 +151,74 @@ def train_pixel_model(data: str, config, train_config: TrainConfig, channels: in
     return model
 
 
-def load_pixel_model(path: str | Path, device: str = "cpu"):
-    """A trained pixel model from its folder (a run folder stands for its best/), in eval mode."""
+def saved_model_kind(path: str | Path) -> tuple[Path, str | None]:
+    """The model folder `path` and the "model" name in its (or its best/'s) config.json; CheckpointError when
+    there is nothing at `path`."""
     folder = Path(path)
     if not folder.exists():
         raise CheckpointError(f"no model at {path}")
-    kind = model_kind(folder) or model_kind(folder / "best")
+    return folder, model_kind(folder) or model_kind(folder / "best")
+
+
+def load_pixel_model(path: str | Path, device: str = "cpu"):
+    """A trained pixel model from its folder (a run folder stands for its best/), in eval mode."""
+    folder, kind = saved_model_kind(path)
     if kind not in _BY_FOLDER_NAME:
         what = f"a {kind} model" if kind else "no readable config.json"
         raise CheckpointError(f"{path} holds {what}, not a pixel model ({', '.join(_BY_FOLDER_NAME)})")
     return _BY_FOLDER_NAME[kind].from_pretrained(folder, map_location=device)
+
+
+# ---------------------------------------------------------------------------------------------------- translation
+
+
+def translation_domains(data: str | None, data_a: str | None, data_b: str | None) -> tuple[str, str]:
+    """The `--data` specs of domains A and B: `data_a` and `data_b`, or `data`'s trainA/ and trainB/ folders (the
+    layout of the CycleGAN paper's data sets)."""
+    if data is not None and (data_a or data_b):
+        raise DataError("give either --data (a folder with trainA/ and trainB/) or --data-a and --data-b, not both")
+    if data is not None:
+        folders = [Path(data).expanduser() / name for name in ("trainA", "trainB")]
+        missing = [str(folder) for folder in folders if not folder.is_dir()]
+        if missing:
+            raise DataError(f"--data needs the folders trainA/ and trainB/: no {', '.join(missing)}")
+        return str(folders[0]), str(folders[1])
+    if not data_a or not data_b:
+        raise DataError("name both domains: --data-a and --data-b (or --data, a folder with trainA/ and trainB/)")
+    return data_a, data_b
+
+
+def train_translation(data_a: str, data_b: str, config, train_config: TrainConfig, channels_a: int | None = None,
+                      channels_b: int | None = None) -> CycleGAN:
+    """Train (or continue) a CycleGAN between the images of `data_a` and `data_b` (each any `--data` of
+    `load_image_data`; stroke data's train split). The channels are the data's; unless `config.lr_schedule_steps`
+    is set, the learning rate decays over the second half of `train_config.steps`. No validation: best/ is the
+    final model."""
+    config.validate()
+    domain_a = load_image_data(data_a, config.image_size, channels_a)
+    domain_b = load_image_data(data_b, config.image_size, channels_b)
+    config = dataclasses.replace(config, channels_a=channels_of(domain_a), channels_b=channels_of(domain_b),
+                                 lr_schedule_steps=config.lr_schedule_steps or train_config.steps)
+    seed_everything(train_config.seed)
+    model = CycleGAN(config)
+    batches = PairedImageBatches(domain_a, domain_b, config.batch_size, seed=train_config.seed)
+    Trainer(model, batches, None, train_config).fit()
+    return model
+
+
+def load_translation_model(path: str | Path, device: str = "cpu") -> CycleGAN:
+    """A trained CycleGAN from its folder (a run folder stands for its best/), in eval mode."""
+    folder, kind = saved_model_kind(path)
+    if kind != CycleGAN.model_name:
+        raise CheckpointError(f"{path} holds {f'a {kind} model' if kind else 'no readable config.json'}, not a cyclegan")
+    return CycleGAN.from_pretrained(folder, map_location=device)
+
+
+def translation_grid(model: CycleGAN, files: list[str], direction: str = "AtoB") -> np.ndarray:
+    """One row per picture file: the picture as the model's source domain sees it, and its translation."""
+    source_channels = model.config.channels_a if direction == "AtoB" else model.config.channels_b
+    images = load_images(files, model.config.image_size, source_channels)
+    return image_grid(side_by_side(images, model.translate(images, direction)), ncols=2)
 
 
 # -------------------------------------------------------------------------------------------------------- drawing

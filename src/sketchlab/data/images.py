@@ -5,6 +5,8 @@ transparency is laid over a white background, the largest centred square is cut 
 `size` x `size`, in RGB (`channels=3`) or grayscale (`channels=1`). Files that cannot be decoded are reported and
 skipped. Images are kept in memory as uint8 and served as floats in [-1, 1]; class labels come from the first level
 of sub-folders, so `ImageBatches` and `iter_image_batches` of `data.raster` batch them exactly as rasterized sketches.
+
+`PairedImageBatches` draws from two such sources at once, for translation between unpaired domains (CycleGAN).
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ import numpy as np
 import torch
 from PIL import Image
 
+from sketchlab.data.raster import ImageBatches
 from sketchlab.errors import DataError
 
-__all__ = ["IMAGE_SUFFIXES", "ImageFolderDataset", "load_image"]
+__all__ = ["IMAGE_SUFFIXES", "ImageFolderDataset", "PairedImageBatches", "load_image", "load_images"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 # What a broken or hostile file makes Pillow raise: truncated data, unknown formats, absurd sizes (decompression bombs).
@@ -65,7 +68,7 @@ class ImageFolderDataset(torch.utils.data.Dataset):
                 pixels.append(load_image(path, int(size), channels))
                 self.paths.append(path)
             except _UNREADABLE as error:
-                self.skipped.append((path, (str(error).strip().splitlines() or [type(error).__name__])[0]))
+                self.skipped.append((path, _reason(error)))
         if self.skipped:
             first, reason = self.skipped[0]
             log.warning("skipped %d unreadable image(s) of %d below %s (first: %s: %s)", len(self.skipped),
@@ -87,4 +90,46 @@ class ImageFolderDataset(torch.utils.data.Dataset):
 
     def images(self, indices) -> torch.Tensor:
         """Float images of the items `indices` (an int, slice or index tensor) in [-1, 1]."""
-        return self.pixels[indices].to(torch.float32) / 127.5 - 1
+        return _as_floats(self.pixels[indices])
+
+
+def _reason(error: Exception) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+
+
+def _as_floats(pixels: torch.Tensor) -> torch.Tensor:
+    return pixels.to(torch.float32) / 127.5 - 1
+
+
+def load_images(paths, size: int, channels: int = 3) -> torch.Tensor:
+    """The pictures `paths` as floats `(N, channels, size, size)` in [-1, 1] (as `load_image` reads each); a missing
+    or unreadable one is a one-line DataError."""
+    pixels = []
+    for path in paths:
+        try:
+            pixels.append(load_image(path, size, channels))
+        except _UNREADABLE as error:
+            raise DataError(f"cannot read the picture {path}: {_reason(error)}") from error
+    if not pixels:
+        raise DataError("no pictures given")
+    return _as_floats(torch.from_numpy(np.stack(pixels)))
+
+
+class PairedImageBatches:
+    """Endless batches `{"a": images of domain A, "b": images of domain B}`, seeded and exactly resumable: each
+    domain is shuffled on its own (`data.raster.ImageBatches`, seeds `seed` and `seed + 1`), so the two sets
+    need not be the same size and no image is ever paired with the same partner for long."""
+
+    def __init__(self, domain_a, domain_b, batch_size: int, seed: int = 0) -> None:
+        self.a = ImageBatches(domain_a, batch_size, seed=seed)
+        self.b = ImageBatches(domain_b, batch_size, seed=seed + 1)
+
+    def next_batch(self) -> dict[str, torch.Tensor]:
+        return {"a": self.a.next_batch()["images"], "b": self.b.next_batch()["images"]}
+
+    def state_dict(self) -> dict:
+        return {"a": self.a.state_dict(), "b": self.b.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.a.load_state_dict(state["a"])
+        self.b.load_state_dict(state["b"])

@@ -47,10 +47,19 @@ def check_common(config) -> None:
     """The settings every pixel model config has: image shape, latent, batch size, learning rate, Adam's betas."""
     check_positive_ints(config, "latent_dim", "batch_size", "width")
     check_positive_floats(config, "lr")
-    if config.channels not in (1, 3):
-        raise ConfigError(f"channels must be 1 (grayscale) or 3 (RGB), got {config.channels!r}")
+    check_channels(config, "channels")
     if config.latent_prior not in LATENT_PRIORS:
         raise ConfigError(f"latent_prior must be one of {', '.join(LATENT_PRIORS)}, got {config.latent_prior!r}")
+    check_betas(config)
+
+
+def check_channels(config, *names: str) -> None:
+    for name in names:
+        if getattr(config, name) not in (1, 3):
+            raise ConfigError(f"{name} must be 1 (grayscale) or 3 (RGB), got {getattr(config, name)!r}")
+
+
+def check_betas(config) -> None:
     for name in ("beta1", "beta2"):
         value = getattr(config, name)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
