@@ -8,7 +8,7 @@ import pytest
 from sketchlab.cli import main
 from sketchlab.data.quickdraw import build_npz
 from sketchlab.errors import CheckpointError
-from sketchlab.evaluation import classifier_labels, score_classifier, sketch_rnn_test_losses
+from sketchlab.evaluation import classifier_labels, classifier_summary, score_classifier, sketch_rnn_test_losses
 from sketchlab.metrics import target_recognizability
 from sketchlab.models.classifier import SketchClassifier
 from sketchlab.models.pretrained import MODEL_FILE
@@ -60,6 +60,7 @@ def test_the_judge_scores_what_its_card_says(judge_data):
     assert result["count"] == card["test_drawings"]
     assert round(result["top1"], 3) == round(card["test"]["top1"], 3)
     assert result["top1"] > 3 / judge.config.num_classes  # well above chance
+    assert classifier_summary("doodle-judge", judge)["top1"] == card["test"]["top1"]  # what evaluate reports
 
 
 @pytest.mark.parametrize("name", [name for name in SKETCH_RNNS if not MODELS[name].card.get("data_recipe")])

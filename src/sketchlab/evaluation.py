@@ -194,15 +194,19 @@ def model_summary(path: str | Path, model) -> dict[str, Any]:
 
 
 def classifier_summary(path: str | Path, classifier: SketchClassifier) -> dict[str, Any]:
-    """What a report says about its classifier, with the test accuracy `classifier train` wrote beside it."""
-    folder = Path(path)
+    """What a report says about its classifier, with the test accuracy `classifier train` wrote beside it (or, for a
+    zoo model, its card's)."""
+    from sketchlab.zoo import CARD_FILE, resolve_model_path
+
+    folder = resolve_model_path(path)
     summary: dict[str, Any] = {"path": str(path), "class_names": classifier.config.class_names}
-    for scores in (folder / "classifier.json", folder.parent / "classifier.json"):
+    for scores in (folder / "classifier.json", folder.parent / "classifier.json", folder / CARD_FILE):
         if scores.is_file():
             try:
                 found = json.loads(scores.read_text())
             except (OSError, json.JSONDecodeError, UnicodeDecodeError):
                 break  # a damaged score file only costs the report a number
+            found = found.get("test", found)  # a card keeps them under "test"
             summary.update(top1=found.get("top1"), top3=found.get("top3"))
             break
     return summary
