@@ -193,7 +193,13 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--seed", type=int, default=0)
     build.set_defaults(run=cmd_data_build)
     add_pixel_commands(sub)
+    add_translation_commands(sub)
+    add_stackgan_commands(sub)
     return parser
+
+
+def print_trained(out_dir: str) -> None:
+    print(f"trained model: {Path(out_dir) / 'best'} (last checkpoint: {Path(out_dir) / 'last'})")
 
 
 def cmd_train(args: argparse.Namespace) -> None:
@@ -202,7 +208,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     from sketchlab.training.engine import TrainConfig
 
     train_sketch_rnn(args.data, dataclass_from_args(SketchRNNConfig, args), dataclass_from_args(TrainConfig, args))
-    print(f"trained model: {Path(args.out_dir) / 'best'} (last checkpoint: {Path(args.out_dir) / 'last'})")
+    print_trained(args.out_dir)
 
 
 def _model(args: argparse.Namespace):
@@ -431,7 +437,10 @@ def add_pixel_commands(sub) -> None:
 
     generate = sub("generate", "a grid of new images from a pixel model", cmd_generate)
     add_model(generate)
-    generate.add_argument("--n", type=int, default=64, help="how many images")
+    generate.add_argument("--n", type=int, default=None, help="how many images (default 64; with --prompt: 8 a row)")
+    generate.add_argument("--prompt", action="append", default=None, metavar="TEXT",
+                          help="a stackgan model: draw a row of --n pictures for this text (repeat for more rows)")
+    generate.add_argument("--stages", action="store_true", help="with --prompt: each row's Stage-I pictures above it")
     generate.add_argument("--ncols", type=int, default=None, help="images per row (default: about square)")
     generate.add_argument("--plane", type=int, default=None, metavar="N",
                           help="instead: decode an N x N grid over a 2-D latent plane (a model with --latent-dim 2)")
@@ -476,6 +485,52 @@ def add_pixel_commands(sub) -> None:
     score.set_defaults(run=cmd_anomaly_score)
 
 
+def add_translation_commands(sub) -> None:
+    from sketchlab.models.cyclegan import DIRECTIONS, CycleGANConfig
+    from sketchlab.training.engine import TrainConfig
+
+    train = sub("train-translate", "train a CycleGAN to translate between two unpaired image domains",
+                cmd_train_translate)
+    train.add_argument("--data", default=None, help="a folder with trainA/ and trainB/ picture folders")
+    train.add_argument("--data-a", default=None, help="instead: domain A, " + PIXEL_DATA_HELP)
+    train.add_argument("--data-b", default=None, help="and domain B, the same kinds")
+    for domain in ("a", "b"):
+        train.add_argument(f"--channels-{domain}", type=int, choices=[1, 3], default=None,
+                           help=f"domain {domain.upper()}: 3 (RGB) or 1; by default RGB for pictures, 1 for sketches")
+    add_dataclass_options(train, TrainConfig)
+    add_dataclass_options(train, CycleGANConfig, skip=("channels_a", "channels_b"))
+
+    translate = sub("translate", "translate pictures with a CycleGAN: one row per file, input and output",
+                    cmd_translate)
+    add_model(translate)
+    translate.add_argument("--direction", choices=DIRECTIONS, default="AtoB")
+    translate.add_argument("files", nargs="+", metavar="FILE", help="pictures of the source domain (PNG/JPEG/WebP)")
+    translate.add_argument("--scale", type=int, default=1, help="enlarge each pixel this many times")
+    translate.add_argument("--out", default="translated.png", help="the .png to write")
+
+
+def cmd_train_translate(args: argparse.Namespace) -> None:
+    from sketchlab.image_pipelines import train_translation, translation_domains
+    from sketchlab.models.cyclegan import CycleGANConfig
+    from sketchlab.training.engine import TrainConfig
+
+    data_a, data_b = translation_domains(args.data, args.data_a, args.data_b)
+    # --channels-a/-b pick how the data is read; the config's channels then come from the data, so the defaults
+    # stand in here rather than the flags' None.
+    config = dataclass_from_args(CycleGANConfig, args, channels_a=CycleGANConfig.channels_a,
+                                 channels_b=CycleGANConfig.channels_b)
+    train_translation(data_a, data_b, config, dataclass_from_args(TrainConfig, args), channels_a=args.channels_a,
+                      channels_b=args.channels_b)
+    print_trained(args.out_dir)
+
+
+def cmd_translate(args: argparse.Namespace) -> None:
+    from sketchlab.image_pipelines import load_translation_model, translation_grid
+
+    model = load_translation_model(args.model, args.device)
+    _save_picture(translation_grid(model, args.files, args.direction), args)
+
+
 def cmd_train_image(args: argparse.Namespace) -> None:
     from sketchlab.image_pipelines import make_config, train_pixel_model
     from sketchlab.training.engine import TrainConfig
@@ -484,7 +539,7 @@ def cmd_train_image(args: argparse.Namespace) -> None:
              if getattr(args, f.name) is not None}
     config = make_config(args.pixel_model, **given)
     train_pixel_model(args.data, config, dataclass_from_args(TrainConfig, args), channels=args.channels)
-    print(f"trained model: {Path(args.out_dir) / 'best'} (last checkpoint: {Path(args.out_dir) / 'last'})")
+    print_trained(args.out_dir)
 
 
 def _pixel_model(args: argparse.Namespace):
@@ -508,11 +563,17 @@ def _save_picture(picture, args: argparse.Namespace) -> None:
 def cmd_generate(args: argparse.Namespace) -> None:
     from sketchlab.image_pipelines import generate_grid, latent_plane_grid
 
+    if args.prompt is not None:
+        from sketchlab.text_to_image import load_stackgan, prompt_grid
+
+        model = load_stackgan(args.model, args.device)
+        _save_picture(prompt_grid(model, args.prompt, args.n or 8, args.seed, args.stages), args)
+        return
     model = _pixel_model(args)
     if args.plane is not None:
         _save_picture(latent_plane_grid(model, args.plane), args)
     else:
-        _save_picture(generate_grid(model, args.n, args.seed, args.ncols), args)
+        _save_picture(generate_grid(model, args.n or 64, args.seed, args.ncols), args)
 
 
 def _pairs(text: str) -> list[tuple[int, int]]:
@@ -551,6 +612,35 @@ def cmd_anomaly_score(args: argparse.Namespace) -> None:
     reference = _pixel_data(model, args.reference, "train") if args.reference else None
     anomalous = [name.strip() for name in args.anomalous.split(",")] if args.anomalous else None
     print(anomaly_report(model, dataset, args.out, reference, anomalous))
+
+
+# ----------------------------------------------------------------------------------------------------- stackgan
+
+
+def add_stackgan_commands(sub) -> None:
+    from sketchlab.models.stackgan import StackGANConfig
+    from sketchlab.training.engine import TrainConfig
+
+    train = sub("train-stackgan", "train a StackGAN stage on pictures with texts (--stage 1, then --stage 2)",
+                cmd_train_stackgan)
+    train.add_argument("--data", required=True,
+                       help="openmoji (texts: the emoji names), Quick, Draw! .ndjson files or stroke data names "
+                            "(texts: the category names), or an image folder (texts: its sub-folder names)")
+    train.add_argument("--channels", type=int, choices=[1, 3], default=None,
+                       help="3 (RGB) or 1 (grayscale); by default RGB for pictures, grayscale for sketches")
+    add_dataclass_options(train, TrainConfig)
+    add_dataclass_options(train, StackGANConfig, skip=("channels", "vocabulary"))
+
+
+def cmd_train_stackgan(args: argparse.Namespace) -> None:
+    from sketchlab.models.stackgan import StackGANConfig
+    from sketchlab.text_to_image import train_stackgan
+    from sketchlab.training.engine import TrainConfig
+
+    # The data decides the channels (`channels` only picks grayscale or RGB for pictures).
+    config = dataclass_from_args(StackGANConfig, args, channels=args.channels or StackGANConfig.channels)
+    train_stackgan(args.data, config, dataclass_from_args(TrainConfig, args), channels=args.channels)
+    print_trained(args.out_dir)
 
 
 def main(argv: list[str] | None = None) -> None:
