@@ -147,3 +147,12 @@ def test_torchrun_on_two_processes_trains_like_one_process_on_the_global_batch(t
         torch.testing.assert_close(ddp[name], tensor, rtol=0, atol=2e-5, msg=name)
     state = torch.load(tmp_path / "ddp" / "last" / "trainer_state.pt", weights_only=True)
     assert len(state["data_state"]) == 2  # one data state per process, for an exact resume
+
+
+def test_config_options_are_explained_by_the_configs_comments(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
+    assert "latent size N_z (default: 128)" in text
+    assert "The paper trained with keep probability 0.9" in text  # a comment on the lines above its field
+    assert "--seed SEED (default: 0)" in text  # no comment: the default alone

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import inspect
 import logging
+import re
 import shlex
 import sys
 from pathlib import Path
@@ -24,23 +26,47 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
+def field_comments(cls) -> dict[str, str]:
+    """The comment beside each field of a config dataclass, or on the lines right above it: the options' help, so
+    the code's comments are the one place that explains a setting."""
+    try:
+        lines = inspect.getsource(cls).splitlines()
+    except (OSError, TypeError):  # no source (a frozen build): options keep their defaults as help
+        return {}
+    comments: dict[str, str] = {}
+    above: list[str] = []
+    for line in lines:
+        text = line.strip()
+        if text.startswith("#"):
+            above.append(text.lstrip("#").strip())
+            continue
+        field = re.match(r"(\w+)\s*:[^=]*=.*?(?:\s#\s*(.*))?$", text)
+        if field:
+            comments[field.group(1)] = " ".join([*above, field.group(2) or ""]).strip()
+        above = []
+    return comments
+
+
 def add_dataclass_options(parser: argparse.ArgumentParser, cls, skip: tuple[str, ...] = ()) -> None:
     """One option per field of a config dataclass, defaulting to the dataclass's own (the paper's) value."""
     group = parser.add_argument_group(f"{cls.__name__} (defaults: the paper's)")
+    comments = field_comments(cls)
     for field in dataclasses.fields(cls):
         if field.name in skip:
             continue
+        explain = comments.get(field.name) or "(default: %(default)s)"
         has_factory = field.default_factory is not dataclasses.MISSING
         default = field.default_factory() if has_factory else field.default
         required = default is dataclasses.MISSING
         if field.type in (bool, "bool"):
-            group.add_argument(_flag(field.name), action=argparse.BooleanOptionalAction, default=field.default)
+            group.add_argument(_flag(field.name), action=argparse.BooleanOptionalAction, default=field.default,
+                               help=explain)
         elif str(field.type) == "list[int]":
-            group.add_argument(_flag(field.name), type=_ints, metavar="N,N,...", default=default)
+            group.add_argument(_flag(field.name), type=_ints, metavar="N,N,...", default=default, help=explain)
         else:
             kind = {"int": int, "float": float}.get(str(getattr(field.type, "__name__", field.type)), str)
             group.add_argument(_flag(field.name), type=kind, required=required, metavar=field.name.upper(),
-                               default=None if required else field.default)
+                               default=None if required else field.default, help=explain)
 
 
 def dataclass_from_args(cls, args: argparse.Namespace, **overrides):

@@ -35,11 +35,11 @@ if TYPE_CHECKING:
 class SketchRNNConfig:
     """Hyper-parameters; the defaults are the paper's (and magenta's sketch_rnn defaults)."""
 
-    enc_hidden: int = 256
+    enc_hidden: int = 256  # each direction of the bidirectional LSTM encoder
     dec_hidden: int = 512
-    z_size: int = 128
-    num_mixture: int = 20
-    max_seq_len: int = 250
+    z_size: int = 128  # latent size N_z
+    num_mixture: int = 20  # M: Gaussian components of the offset distribution
+    max_seq_len: int = 250  # N_max: longer drawings are left out (and counted)
     cell: str = "lstm"  # decoder cell: lstm (fused, fastest) | layernorm | hyper
     conditional: bool = True  # False: a decoder-only model, no encoder, no z, no KL term
     hyper_hidden: int = 256  # hyper cell only
@@ -51,13 +51,13 @@ class SketchRNNConfig:
     output_dropout: float = 0.0
     batch_size: int = 100
     learning_rate: float = 1e-3
-    decay_rate: float = 0.9999
+    decay_rate: float = 0.9999  # the learning rate is multiplied by this every step, down to min_learning_rate
     min_learning_rate: float = 1e-5
     grad_clip: float = 1.0  # 0 disables
-    kl_weight: float = 0.5
-    kl_weight_start: float = 0.01
-    kl_decay_rate: float = 0.99995
-    kl_tolerance: float = 0.2
+    kl_weight: float = 0.5  # w_KL, the KL term's final weight
+    kl_weight_start: float = 0.01  # eta_min: w_KL(step) = w_KL * (1 - (1 - eta_min) * R^step)
+    kl_decay_rate: float = 0.99995  # R of that schedule; smaller ramps the KL weight up sooner
+    kl_tolerance: float = 0.2  # KL_min: below it (per latent dimension) the KL term exerts no pull
     random_scale_factor: float = 0.15  # data augmentation, applied by the data pipeline
     augment_stroke_prob: float = 0.10  # data augmentation, applied by the data pipeline
     scale_factor: float = 1.0  # std of the training offsets, set from the data before training; undone when drawing
