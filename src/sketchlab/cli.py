@@ -350,14 +350,13 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     from sketchlab.image_pipelines import load_pixel_model
     from sketchlab.metrics.report import write_report
     from sketchlab.models.classifier import SketchClassifier
-    from sketchlab.models.pretrained import model_kind
+    from sketchlab.models.pretrained import saved_model_kind
     from sketchlab.pipelines import load_splits
-    from sketchlab.zoo import resolve_model_path
 
     classifier = SketchClassifier.from_pretrained(args.classifier, map_location=args.device)
-    folder = resolve_model_path(args.model)
+    folder, kind = saved_model_kind(args.model)
     seed = args.seed or 0
-    if (model_kind(folder) or model_kind(folder / "best")) == "sketch-rnn":
+    if kind == "sketch-rnn":
         model = _model(args)
         splits = load_splits(args.data, model.config.max_seq_len)
         targets = classifier_labels(classifier, splits.class_names, args.class_name)

@@ -18,7 +18,7 @@ import numpy as np
 
 from sketchlab.data.datasets import StrokeDataset, iter_batches
 from sketchlab.data.npz import StrokeSplits
-from sketchlab.data.raster import ImageBatches, RasterSketchDataset, iter_image_batches
+from sketchlab.data.raster import ImageBatches, iter_image_batches
 from sketchlab.errors import DataError
 from sketchlab.metrics import (
     DEFAULT_TEMPERATURES,
@@ -29,7 +29,7 @@ from sketchlab.metrics import (
     sketch_rnn_decode_fn,
     target_recognizability,
 )
-from sketchlab.models.classifier import ClassifierConfig, SketchClassifier
+from sketchlab.models.classifier import ClassifierConfig, SketchClassifier, raster_set
 from sketchlab.models.sketch_rnn import SketchRNN
 from sketchlab.pipelines import load_splits
 from sketchlab.training.engine import Trainer, TrainConfig, average_evaluation, seed_everything
@@ -38,12 +38,6 @@ SAMPLE_TEMPERATURES = (0.2, 0.4, 0.6, 0.8, 1.0)
 
 
 # ---------------------------------------------------------------------- the classifier
-
-
-def raster_set(drawings: Sequence, labels, config: ClassifierConfig) -> RasterSketchDataset:
-    """Drawings rendered as the classifier `config` sees them."""
-    return RasterSketchDataset(list(drawings), labels, size=config.image_size, line_width=config.line_width,
-                               margin=config.margin, value_range=config.value_range, class_names=config.class_names)
 
 
 def train_classifier(data: str | StrokeSplits, config: ClassifierConfig, train_config: TrainConfig,

@@ -20,12 +20,12 @@ import torch
 from sketchlab.data.images import ImageFolderDataset, PairedImageBatches, load_images
 from sketchlab.data.npz import StrokeSplits
 from sketchlab.data.raster import ImageBatches, RasterSketchDataset, iter_image_batches
-from sketchlab.errors import CheckpointError, ConfigError, DataError
+from sketchlab.errors import ConfigError, DataError
 from sketchlab.models.began import BEGAN, BEGANConfig
 from sketchlab.models.cyclegan import CycleGAN, side_by_side
 from sketchlab.models.dcgan import DCGAN, DCGANConfig
 from sketchlab.models.pixel import evaluating
-from sketchlab.models.pretrained import model_kind
+from sketchlab.models.pretrained import load_saved
 from sketchlab.models.wae import WAE, WAEConfig
 from sketchlab.render import image_grid
 from sketchlab.training.engine import Trainer, TrainConfig, seed_everything
@@ -151,22 +151,9 @@ def train_pixel_model(data: str, config, train_config: TrainConfig, channels: in
     return model
 
 
-def saved_model_kind(path: str | Path) -> tuple[Path, str | None]:
-    """The model folder `path` and the "model" name in its (or its best/'s) config.json; CheckpointError when
-    there is nothing at `path`."""
-    folder = Path(path)
-    if not folder.exists():
-        raise CheckpointError(f"no model at {path}")
-    return folder, model_kind(folder) or model_kind(folder / "best")
-
-
 def load_pixel_model(path: str | Path, device: str = "cpu"):
     """A trained pixel model from its folder (a run folder stands for its best/), in eval mode."""
-    folder, kind = saved_model_kind(path)
-    if kind not in _BY_FOLDER_NAME:
-        what = f"a {kind} model" if kind else "no readable config.json"
-        raise CheckpointError(f"{path} holds {what}, not a pixel model ({', '.join(_BY_FOLDER_NAME)})")
-    return _BY_FOLDER_NAME[kind].from_pretrained(folder, map_location=device)
+    return load_saved(path, _BY_FOLDER_NAME, f"a pixel model ({', '.join(_BY_FOLDER_NAME)})", device)
 
 
 # ---------------------------------------------------------------------------------------------------- translation
@@ -208,10 +195,7 @@ def train_translation(data_a: str, data_b: str, config, train_config: TrainConfi
 
 def load_translation_model(path: str | Path, device: str = "cpu") -> CycleGAN:
     """A trained CycleGAN from its folder (a run folder stands for its best/), in eval mode."""
-    folder, kind = saved_model_kind(path)
-    if kind != CycleGAN.model_name:
-        raise CheckpointError(f"{path} holds {f'a {kind} model' if kind else 'no readable config.json'}, not a cyclegan")
-    return CycleGAN.from_pretrained(folder, map_location=device)
+    return load_saved(path, {CycleGAN.model_name: CycleGAN}, "a cyclegan", device)
 
 
 def translation_grid(model: CycleGAN, files: list[str], direction: str = "AtoB") -> np.ndarray:

@@ -15,9 +15,9 @@ import numpy as np
 import torch
 
 from sketchlab.data.texts import TextImageBatches, image_texts
-from sketchlab.errors import CheckpointError, ConfigError, DataError
+from sketchlab.errors import ConfigError, DataError
 from sketchlab.image_pipelines import channels_of, load_training_images
-from sketchlab.models.pretrained import model_kind
+from sketchlab.models.pretrained import load_saved
 from sketchlab.models.stackgan import STAGE_ONE_FIELDS, StackGAN, StackGANConfig, build_vocabulary
 from sketchlab.render import image_grid
 from sketchlab.training.engine import Trainer, TrainConfig, seed_everything
@@ -25,14 +25,8 @@ from sketchlab.training.engine import Trainer, TrainConfig, seed_everything
 
 def load_stackgan(path: str | Path, device: str = "cpu") -> StackGAN:
     """A trained StackGAN from its folder (a run folder stands for its best/), in eval mode."""
-    folder = Path(path)
-    if not folder.exists():
-        raise CheckpointError(f"no model at {path}")
-    kind = model_kind(folder) or model_kind(folder / "best")
-    if kind != StackGAN.model_name:
-        raise CheckpointError(f"{path} holds {f'a {kind} model' if kind else 'no readable config.json'}, "
-                              "not a stackgan: only a stackgan draws from --prompt")
-    return StackGAN.from_pretrained(folder, map_location=device)
+    return load_saved(path, {StackGAN.model_name: StackGAN},
+                      "a stackgan: only a stackgan draws from --prompt", device)
 
 
 def train_stackgan(data: str, config: StackGANConfig, train_config: TrainConfig,

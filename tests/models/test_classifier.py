@@ -9,9 +9,9 @@ from PIL import Image
 
 from sketchlab.data.raster import ImageBatches
 from sketchlab.errors import CheckpointError, ConfigError
-from sketchlab.evaluation import raster_set, score_classifier
+from sketchlab.evaluation import score_classifier
 from sketchlab.metrics.report import write_classifier_report
-from sketchlab.models.classifier import ClassifierConfig, SketchClassifier
+from sketchlab.models.classifier import ClassifierConfig, SketchClassifier, raster_set
 
 
 def test_learns_real_categories_well_above_chance(shape_classifier, shape_splits):

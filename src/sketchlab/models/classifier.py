@@ -67,6 +67,14 @@ class ClassifierConfig:
                 raise ConfigError(f"{name} must be {meaning}, got {value!r}")
 
 
+def raster_set(drawings: Sequence, labels, config: ClassifierConfig):
+    """Drawings rendered as a classifier of `config` sees them: its training set and everything it judges."""
+    from sketchlab.data.raster import RasterSketchDataset  # the network itself knows nothing about strokes
+
+    return RasterSketchDataset(list(drawings), labels, size=config.image_size, line_width=config.line_width,
+                               margin=config.margin, value_range=config.value_range, class_names=config.class_names)
+
+
 class SketchClassifier(Pretrained, nn.Module):
     """Rasterized sketch -> class logits; its penultimate layer is the feature space of the metrics."""
 
@@ -135,12 +143,7 @@ class SketchClassifier(Pretrained, nn.Module):
 
     def images(self, drawings: Sequence) -> Tensor:
         """Stroke-3 drawings rendered exactly as this classifier's training images were (on its device)."""
-        from sketchlab.data.raster import RasterSketchDataset  # the network itself knows nothing about strokes
-
-        config = self.config
-        rendered = RasterSketchDataset(list(drawings), np.zeros(len(drawings), np.int64), size=config.image_size,
-                                       line_width=config.line_width, margin=config.margin,
-                                       value_range=config.value_range)
+        rendered = raster_set(drawings, np.zeros(len(drawings), np.int64), self.config)
         return rendered.images(slice(None)).to(self.head.weight.device)
 
     def prepare_images(self, images: Tensor, source_line_width: float | None = 2.0) -> Tensor:

@@ -88,6 +88,25 @@ def model_kind(directory: str | Path) -> str | None:
     return values.get("model") if isinstance(values, dict) else None
 
 
+def saved_model_kind(path: str | Path) -> tuple[Path, str | None]:
+    """The model folder of `path` (a folder or a zoo name) and the "model" name in its (or its best/'s)
+    config.json; CheckpointError when there is nothing at `path`."""
+    from sketchlab.zoo import resolve_model_path
+
+    folder = resolve_model_path(path)
+    return folder, model_kind(folder) or model_kind(folder / "best")
+
+
+def load_saved(path: str | Path, classes: dict[str, Any], wanted: str, map_location: str | torch.device = "cpu"):
+    """The model at `path` when its config.json names one of `classes` (model name -> class), in eval mode; else a
+    one-line CheckpointError saying what the folder holds and that `wanted` was asked for."""
+    folder, kind = saved_model_kind(path)
+    if kind not in classes:
+        what = f"a {kind} model" if kind else "no readable config.json"
+        raise CheckpointError(f"{path} holds {what}, not {wanted}")
+    return classes[kind].from_pretrained(folder, map_location=map_location)
+
+
 def check_weights(expected: dict[str, Tensor], found: dict[str, Tensor], path: Path) -> None:
     """Raise a one-line CheckpointError unless `found` has exactly the tensor names and shapes of `expected`."""
     problem = None
