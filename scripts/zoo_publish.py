@@ -22,7 +22,7 @@ from sketchlab.metrics import target_recognizability
 from sketchlab.models.classifier import SketchClassifier
 from sketchlab.models.pretrained import CONFIG_FILE, MODEL_FILE, model_kind
 from sketchlab.pipelines import load_model, load_splits
-from sketchlab.zoo import CARD_FILE, ZOO_DIR, zoo_models
+from sketchlab.zoo import CARD_FILE, ZOO_DIR, recipe_commands, zoo_models
 
 REPO = Path(__file__).resolve().parents[1]
 GRID_TEMPERATURES = (0.2, 0.5, 0.8)
@@ -91,8 +91,7 @@ def write_zoo_docs() -> Path:
                          f"`{judged['judge']}`: {judged['classified_as_category']:.3f} of {judged['samples']} "
                          f"(chance {judged['chance']:.2f})")
         lines += ["", "```bash"]
-        if card.get("data_recipe"):
-            lines.append(card["data_recipe"].replace("; do ", "; do\n  ").replace("; done", "\ndone"))
+        lines += recipe_commands(card)
         lines += [card["train_command"], "```", ""]
         for grid in card.get("grids", []):
             temperature = grid.rsplit("_t", 1)[1].removesuffix(".svg")
@@ -113,7 +112,9 @@ def main() -> None:
     parser.add_argument("--description")
     parser.add_argument("--command", help="the exact training command")
     parser.add_argument("--trained-on", default=None, help="the machine and threads, in words")
-    parser.add_argument("--data-recipe", default=None, help="commands that made --data, when it is not a name")
+    parser.add_argument("--data-recipe", type=json.loads, default=[],
+                        help='the data builds that made --data when it is not a set name, as JSON: [{"inputs": '
+                             '["quickdraw/raw"], "out": "runs/x.npz", "valid_fraction": 0.05, "test_fraction": 0.05}]')
     parser.add_argument("--judge", default=None, help="a zoo classifier to score samples with")
     parser.add_argument("--category", default=None, help="the judge's name for the model's category")
     parser.add_argument("--samples", type=int, default=500)

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -110,6 +111,20 @@ def test_data_commands_list_build_and_explain(tmp_path, data_dir, capsys):
             "--no-progress", "--no-tensorboard", *TINY)
     assert (tmp_path / "run" / "best" / "model.safetensors").is_file()
     assert "did you mean 'hot air balloon'" in cli_error("data", "get", "hot air baloon")
+
+
+def test_data_build_of_a_folder_pools_its_files_in_code_point_order(tmp_path, data_dir):
+    """A folder gives the same set in every locale: its files in name order, as Python sorts them."""
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    names = ["hot dog.ndjson", "hot air balloon.ndjson", "Hotdog.ndjson"]
+    for name, source in zip(names, ["hot dog", "hot air balloon", "house"]):
+        shutil.copyfile(data_dir / "quickdraw" / "simplified" / f"{source}.ndjson", folder / name)
+    run_cli("data", "build", folder, "--out", tmp_path / "folder.npz")
+    run_cli("data", "build", *[folder / name for name in sorted(names)], "--out", tmp_path / "files.npz")
+    run_cli("data", "build", *[folder / name for name in names], "--out", tmp_path / "given.npz")
+    assert (tmp_path / "folder.npz").read_bytes() == (tmp_path / "files.npz").read_bytes()
+    assert (tmp_path / "folder.npz").read_bytes() != (tmp_path / "given.npz").read_bytes()
 
 
 def train_losses(out, sheep_path, steps: int, resume: bool = False) -> dict[int, float]:

@@ -6,18 +6,16 @@ import numpy as np
 import pytest
 
 from sketchlab.cli import main
-from sketchlab.data.quickdraw import build_npz
 from sketchlab.errors import CheckpointError
 from sketchlab.evaluation import classifier_labels, classifier_summary, score_classifier, sketch_rnn_test_losses
 from sketchlab.metrics import target_recognizability
 from sketchlab.models.classifier import SketchClassifier
 from sketchlab.models.pretrained import MODEL_FILE
 from sketchlab.pipelines import load_model, load_splits
-from sketchlab.zoo import resolve_model_path, zoo_models
+from sketchlab.zoo import rebuild_data, recipe_builds, recipe_commands, resolve_model_path, zoo_models
 
 MODELS = {model.name: model for model in zoo_models()}
 SKETCH_RNNS = [name for name, model in MODELS.items() if model.card["kind"] == "sketch-rnn"]
-JUDGE_CATEGORIES = ["sheep", "cat", "bird", "fish", "house", "tree", "car", "flower", "bicycle", "face"]
 
 
 def test_the_zoo_ships_a_judge_and_cards_that_say_how_to_reproduce():
@@ -38,22 +36,34 @@ def test_every_model_loads_from_safetensors_with_a_matching_config(name):
     assert not model.training
 
 
-def build_recipe(folder, data_dir, categories):
-    """The cards' data recipe: `sketchlab data build` of each category's raw and simplified files, pooled."""
-    for name in categories:
-        files = [data_dir / "quickdraw" / kind / f"{name}.ndjson" for kind in ("raw", "simplified")]
-        build_npz(files, folder / f"{name}.npz", valid_fraction=0.15, test_fraction=0.25)
-    return folder
-
-
 @pytest.fixture(scope="module")
-def judge_data(tmp_path_factory, data_dir):
-    return build_recipe(tmp_path_factory.mktemp("doodles"), data_dir, JUDGE_CATEGORIES)
+def card_data(tmp_path_factory, data_dir):
+    """The data each card was tested on: a set name as it is, or its recipe rebuilt from the shared files."""
+    built = {}
+
+    def data(name):
+        card = MODELS[name].card
+        if not recipe_builds(card):
+            return card["data"]
+        if name not in built:
+            built[name] = str(rebuild_data(card, data_dir, tmp_path_factory.mktemp(name)))
+        return built[name]
+    return data
 
 
-def test_the_judge_scores_what_its_card_says(judge_data):
+def test_recipes_are_data_and_shell_commands_alike(tmp_path):
+    card = MODELS["doodle-judge"].card
+    commands = recipe_commands(card)
+    assert len(commands) == len(card["classes"]) == len(recipe_builds(card))
+    assert commands[0].startswith('sketchlab data build "$SKETCHLAB_DATA/quickdraw/raw/')
+    assert "--test-fraction 0.25" in commands[0]
+    with pytest.raises(CheckpointError, match="data_recipe"):
+        recipe_builds({"name": "x", "data_recipe": "for c in ...; do sketchlab data build ...; done"})
+
+
+def test_the_judge_scores_what_its_card_says(card_data):
     judge = SketchClassifier.from_pretrained("doodle-judge")
-    splits = load_splits(str(judge_data), 10**9)
+    splits = load_splits(card_data("doodle-judge"), 10**9)
     labels = classifier_labels(judge, splits.class_names)[splits.test_labels]
     result = score_classifier(judge, splits.test, labels)
     card = MODELS["doodle-judge"].card
@@ -63,11 +73,11 @@ def test_the_judge_scores_what_its_card_says(judge_data):
     assert classifier_summary("doodle-judge", judge)["top1"] == card["test"]["top1"]  # what evaluate reports
 
 
-@pytest.mark.parametrize("name", [name for name in SKETCH_RNNS if not MODELS[name].card.get("data_recipe")])
-def test_sketch_rnn_test_losses_equal_the_card(name):
+@pytest.mark.parametrize("name", SKETCH_RNNS)
+def test_sketch_rnn_test_losses_equal_the_card(name, card_data):
     card = MODELS[name].card
     model = load_model(name)
-    splits = load_splits(card["data"], model.config.max_seq_len)
+    splits = load_splits(card_data(name), model.config.max_seq_len)
     losses = sketch_rnn_test_losses(model, splits.test, splits.test_labels)
     assert losses["count"] == card["test_drawings"]
     for key in ("l_r", "l_kl"):

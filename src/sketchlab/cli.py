@@ -208,7 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
     get.set_defaults(run=cmd_data_get)
     build = data_commands.add_parser("build", help="a stroke-3 .npz with train/valid/test splits from .ndjson files",
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    build.add_argument("ndjson", nargs="+", help=".ndjson files (raw or simplified), pooled into one set")
+    build.add_argument("ndjson", nargs="+", help=".ndjson files (raw or simplified) or folders of them, pooled "
+                       "into one set")
     build.add_argument("--out", required=True, help="the .npz to write")
     build.add_argument("--max-len", type=int, default=250, help="drop drawings with more points")
     build.add_argument("--recognized-only", action="store_true", help="drop drawings the game did not recognise")

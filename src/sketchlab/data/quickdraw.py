@@ -425,6 +425,13 @@ def _split_sizes(n: int, valid_fraction: float, test_fraction: float,
     return n - n_valid - n_test, n_valid, n_test
 
 
+def ndjson_files(paths: str | Path | Iterable[str | Path]) -> list[Path]:
+    """Files as given, each folder replaced by the `.ndjson` files in it, sorted by name."""
+    given = [Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths]
+    return [file for path in given
+            for file in (sorted(path.glob("*.ndjson"), key=lambda f: f.name) if path.is_dir() else [path])]
+
+
 def build_npz(ndjson_paths: str | Path | Iterable[str | Path], out_path: str | Path, max_len: int = 250,
               recognized_only: bool = False, valid_fraction: float = 0.05, test_fraction: float = 0.05,
               counts: tuple[int, int, int] | None = None, seed: int = 0, simplify_epsilon: float | None = None,
@@ -438,9 +445,10 @@ def build_npz(ndjson_paths: str | Path | Iterable[str | Path], out_path: str | P
     malformed lines, unrecognized drawings if `recognized_only`, drawings longer than `max_len` points,
     coordinates beyond int16, and a drawing whose `key_id` was already read (the raw and simplified files hold the
     same drawings: pooled, a twin would land in train and test). At most `limit` drawings are read per file. The
-    file appears only once written.
+    file appears only once written. A folder stands for its `.ndjson` files in code-point order of their names, so
+    a build is the same in every locale (a shell glob's order is not).
     """
-    paths = [Path(ndjson_paths)] if isinstance(ndjson_paths, (str, Path)) else [Path(p) for p in ndjson_paths]
+    paths = ndjson_files(ndjson_paths)
     if not paths:
         raise DataError("no .ndjson files given")
     summary = BuildSummary(path=Path(out_path), max_len=max_len)

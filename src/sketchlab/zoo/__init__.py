@@ -65,3 +65,36 @@ def resolve_model_path(spec: str | Path) -> Path:
         return folder
     names = ", ".join(zoo_names()) or "none shipped"
     raise CheckpointError(f"no model at {spec}: give a model folder or a zoo name ({names}; `sketchlab models list`)")
+
+
+def recipe_builds(card: dict[str, Any]) -> list[dict[str, Any]]:
+    """The `sketchlab data build` runs that made a card's data (none when its data is a set name like aaron_sheep).
+
+    Each is {"inputs": [paths under $SKETCHLAB_DATA], "out": path, "valid_fraction": f, "test_fraction": f}:
+    data, not shell text, so a test can rebuild the very test split the card's figures were computed on.
+    """
+    builds = card.get("data_recipe") or []
+    if not isinstance(builds, list) or not all(isinstance(b, dict) and {"inputs", "out"} <= b.keys() for b in builds):
+        raise CheckpointError(f"the zoo model {card.get('name')!r} has a data_recipe that is not a list of builds")
+    return builds
+
+
+def recipe_commands(card: dict[str, Any]) -> list[str]:
+    """The card's data recipe as the shell commands that reproduce it."""
+    def quoted(path: str) -> str:
+        return f'"$SKETCHLAB_DATA/{path}"'
+
+    return [" ".join(["sketchlab data build", *map(quoted, build["inputs"]), "--out", build["out"],
+                      "--valid-fraction", str(build.get("valid_fraction", 0.05)),
+                      "--test-fraction", str(build.get("test_fraction", 0.05))])
+            for build in recipe_builds(card)]
+
+
+def rebuild_data(card: dict[str, Any], data_dir: Path, root: Path) -> Path:
+    """Run the card's data recipe with outputs under `root`; the path that then stands for the card's `data`."""
+    from sketchlab.data.quickdraw import build_npz
+
+    for build in recipe_builds(card):
+        build_npz([data_dir / path for path in build["inputs"]], root / build["out"],
+                  valid_fraction=build.get("valid_fraction", 0.05), test_fraction=build.get("test_fraction", 0.05))
+    return root / card["data"]
