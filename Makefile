@@ -45,6 +45,7 @@ test: venv browser
 bench: venv
 	$(if $(TCMALLOC),LD_PRELOAD=$(TCMALLOC)) $(PY) benchmarks/train_throughput.py
 	$(if $(TCMALLOC),LD_PRELOAD=$(TCMALLOC)) $(PY) benchmarks/sample_throughput.py
+	$(if $(TCMALLOC),LD_PRELOAD=$(TCMALLOC)) $(PY) benchmarks/train_footprint.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

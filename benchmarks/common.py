@@ -66,12 +66,12 @@ def sheep_batches(config: SketchRNNConfig, data: str = "aaron_sheep") -> tuple[S
 
 
 def training_step(model: SketchRNN, batches: StrokeBatches):
-    """A function that runs one optimiser step of `model` on the next batch, as the engine does."""
+    """A function that runs one optimiser step of `model`, as the engine does, on the batch given or the next one."""
     (optimizer, scheduler), = model.configure_optimizers()
     model.train()
 
-    def step() -> None:
-        losses = model.training_step(batches.next_batch(), 0)
+    def step(batch=None) -> None:
+        losses = model.training_step(batches.next_batch() if batch is None else batch, 0)
         optimizer.zero_grad()
         losses["loss"].backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), model.grad_clip)

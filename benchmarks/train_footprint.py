@@ -1,0 +1,79 @@
+"""Peak memory (RSS) of training, and the data pipeline's share of a training step.
+
+Run: python benchmarks/train_footprint.py [--steps 3] [--batch 100]
+Each model trains in a fresh process at the paper's configuration (enc 256, dec 512, z 128, M 20, batch 100,
+N_max 250) on real sheep batches, so that one's peak cannot hide the other's: sketchlab's model, then the same model
+with every LSTM replaced by a per-timestep `nn.LSTMCell` loop. The issue's targets: peak RSS <= 1 GB, batch
+preparation < 5% of the step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+TARGET_RSS_MB, TARGET_PREP_SHARE = 1024, 0.05
+
+
+def measure(steps: int, batch: int, baseline: bool) -> dict:
+    """In this process: train `steps` steps; time batch preparation apart from the step it feeds."""
+    import torch
+    from common import sheep_batches, training_step, with_loop_cells
+
+    from sketchlab.models.sketch_rnn import SketchRNN, SketchRNNConfig
+
+    config, batches = sheep_batches(SketchRNNConfig(batch_size=batch))
+    torch.manual_seed(0)
+    model = SketchRNN(config)
+    step = training_step(with_loop_cells(model) if baseline else model, batches)
+    prep_seconds = step_seconds = 0.0
+    for _ in range(steps):
+        start = time.perf_counter()
+        batch_ready = batches.next_batch()
+        prepared = time.perf_counter()
+        step(batch_ready)
+        prep_seconds += prepared - start
+        step_seconds += time.perf_counter() - prepared
+    return {"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,  # Linux reports KiB
+            "prep_s": prep_seconds / steps, "step_s": step_seconds / steps}
+
+
+def in_fresh_process(steps: int, batch: int, baseline: bool) -> dict:
+    command = [sys.executable, str(Path(__file__).resolve()), "--child", "--steps", str(steps), "--batch", str(batch)]
+    output = subprocess.run(command + (["--baseline"] if baseline else []), check=True, capture_output=True,
+                            text=True).stdout
+    return json.loads(output.splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--baseline", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(measure(args.steps, args.batch, args.baseline)))
+        return
+    from common import machine
+
+    print(f"training footprint, paper config, batch {args.batch}, {args.steps} steps: {machine()}")
+    ours = in_fresh_process(args.steps, args.batch, baseline=False)
+    loop = in_fresh_process(args.steps, args.batch, baseline=True)
+    for name, figures in (("sketchlab", ours), ("LSTMCell loop", loop)):
+        share = figures["prep_s"] / (figures["prep_s"] + figures["step_s"])
+        print(f"  {name:14s} peak RSS {figures['peak_rss_mb']:7.0f} MB   batch preparation "
+              f"{figures['prep_s'] * 1000:6.1f} ms of a {figures['step_s']:.2f} s step ({share:.1%})")
+    share = ours["prep_s"] / (ours["prep_s"] + ours["step_s"])
+    print(f"  peak RSS {ours['peak_rss_mb'] / loop['peak_rss_mb']:.2f}x the LSTMCell loop's; target <= {TARGET_RSS_MB} "
+          f"MB: {'met' if ours['peak_rss_mb'] <= TARGET_RSS_MB else 'not met'}; batch preparation target "
+          f"< {TARGET_PREP_SHARE:.0%}: {'met' if share < TARGET_PREP_SHARE else 'not met'}")
+
+
+if __name__ == "__main__":
+    main()
