@@ -1,10 +1,11 @@
 """Peak memory (RSS) of training, and the data pipeline's share of a training step.
 
-Run: python benchmarks/train_footprint.py [--steps 3] [--batch 100]
+Run: python benchmarks/train_footprint.py [--steps 3] [--batch 100] [--checkpoint-steps 50]
 Each model trains in a fresh process at the paper's configuration (enc 256, dec 512, z 128, M 20, batch 100,
-N_max 250) on real sheep batches, so that one's peak cannot hide the other's: sketchlab's model, then the same model
-with every LSTM replaced by a per-timestep `nn.LSTMCell` loop. The issue's targets: peak RSS <= 1 GB, batch
-preparation < 5% of the step.
+N_max 250) on real sheep batches, so that one's peak cannot hide another's: sketchlab's model as it trains by
+default, the same with the decoder's activations recomputed in the backward pass (`checkpoint_steps`), and the
+same model with every LSTM replaced by a per-timestep `nn.LSTMCell` loop. The issue's targets: peak RSS <= 1 GB,
+batch preparation < 5% of the step.
 """
 
 from __future__ import annotations
@@ -20,14 +21,14 @@ from pathlib import Path
 TARGET_RSS_MB, TARGET_PREP_SHARE = 1024, 0.05
 
 
-def measure(steps: int, batch: int, baseline: bool) -> dict:
+def measure(steps: int, batch: int, checkpoint_steps: int, baseline: bool) -> dict:
     """In this process: train `steps` steps; time batch preparation apart from the step it feeds."""
     import torch
     from common import sheep_batches, training_step, with_loop_cells
 
     from sketchlab.models.sketch_rnn import SketchRNN, SketchRNNConfig
 
-    config, batches = sheep_batches(SketchRNNConfig(batch_size=batch))
+    config, batches = sheep_batches(SketchRNNConfig(batch_size=batch, checkpoint_steps=checkpoint_steps))
     torch.manual_seed(0)
     model = SketchRNN(config)
     step = training_step(with_loop_cells(model) if baseline else model, batches)
@@ -43,8 +44,9 @@ def measure(steps: int, batch: int, baseline: bool) -> dict:
             "prep_s": prep_seconds / steps, "step_s": step_seconds / steps}
 
 
-def in_fresh_process(steps: int, batch: int, baseline: bool) -> dict:
-    command = [sys.executable, str(Path(__file__).resolve()), "--child", "--steps", str(steps), "--batch", str(batch)]
+def in_fresh_process(steps: int, batch: int, checkpoint_steps: int = 0, baseline: bool = False) -> dict:
+    command = [sys.executable, str(Path(__file__).resolve()), "--child", "--steps", str(steps), "--batch", str(batch),
+               "--checkpoint-steps", str(checkpoint_steps)]
     output = subprocess.run(command + (["--baseline"] if baseline else []), check=True, capture_output=True,
                             text=True).stdout
     return json.loads(output.splitlines()[-1])
@@ -54,25 +56,45 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument("--checkpoint-steps", type=int, default=50, help="decoder steps per recomputed chunk")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--baseline", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(measure(args.steps, args.batch, args.baseline)))
+        print(json.dumps(measure(args.steps, args.batch, args.checkpoint_steps, args.baseline)))
         return
     from common import machine
 
     print(f"training footprint, paper config, batch {args.batch}, {args.steps} steps: {machine()}")
-    ours = in_fresh_process(args.steps, args.batch, baseline=False)
-    loop = in_fresh_process(args.steps, args.batch, baseline=True)
-    for name, figures in (("sketchlab", ours), ("LSTMCell loop", loop)):
+    runs = {"sketchlab": in_fresh_process(args.steps, args.batch),
+            f"checkpoint {args.checkpoint_steps}": in_fresh_process(args.steps, args.batch, args.checkpoint_steps),
+            "LSTMCell loop": in_fresh_process(args.steps, args.batch, baseline=True)}
+    loop = runs["LSTMCell loop"]
+    for name, figures in runs.items():
         share = figures["prep_s"] / (figures["prep_s"] + figures["step_s"])
-        print(f"  {name:14s} peak RSS {figures['peak_rss_mb']:7.0f} MB   batch preparation "
-              f"{figures['prep_s'] * 1000:6.1f} ms of a {figures['step_s']:.2f} s step ({share:.1%})")
-    share = ours["prep_s"] / (ours["prep_s"] + ours["step_s"])
-    print(f"  peak RSS {ours['peak_rss_mb'] / loop['peak_rss_mb']:.2f}x the LSTMCell loop's; target <= {TARGET_RSS_MB} "
-          f"MB: {'met' if ours['peak_rss_mb'] <= TARGET_RSS_MB else 'not met'}; batch preparation target "
-          f"< {TARGET_PREP_SHARE:.0%}: {'met' if share < TARGET_PREP_SHARE else 'not met'}")
+        print(f"  {name:15s} peak RSS {figures['peak_rss_mb']:6.0f} MB ({figures['peak_rss_mb'] / loop['peak_rss_mb']:.2f}x"
+              f" the loop's, target <= {TARGET_RSS_MB} MB: {'met' if figures['peak_rss_mb'] <= TARGET_RSS_MB else 'not met'})"
+              f"   batch preparation {figures['prep_s'] * 1000:5.1f} ms of a {figures['step_s']:.2f} s step "
+              f"({share:.1%}, target < {TARGET_PREP_SHARE:.0%}: {'met' if share < TARGET_PREP_SHARE else 'not met'})")
+
+    print(f"  checkpoint {args.checkpoint_steps} step time, steps alternated with the default model's: "
+          f"{checkpoint_time_ratio(args.batch, args.checkpoint_steps, args.steps):.2f}x")
+
+
+def checkpoint_time_ratio(batch: int, checkpoint_steps: int, repeats: int) -> float:
+    """Wall time of a checkpointed step over a default one, alternated so that a change of load hits both."""
+    import torch
+    from common import interleaved_seconds, sheep_batches, training_step
+
+    from sketchlab.models.sketch_rnn import SketchRNN, SketchRNNConfig
+
+    steps = {}
+    for name, chunk in (("default", 0), ("checkpointed", checkpoint_steps)):
+        config, batches = sheep_batches(SketchRNNConfig(batch_size=batch, checkpoint_steps=chunk))
+        torch.manual_seed(0)
+        steps[name] = training_step(SketchRNN(config), batches)
+    times = interleaved_seconds(steps, repeats)
+    return times["checkpointed"][0] / times["default"][0]
 
 
 if __name__ == "__main__":

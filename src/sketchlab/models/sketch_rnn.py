@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.optim.lr_scheduler import LambdaLR
+from torch.utils.checkpoint import checkpoint
 
 from sketchlab.errors import ConfigError
 from sketchlab.models.pretrained import Pretrained
@@ -49,6 +50,9 @@ class SketchRNNConfig:
     recurrent_dropout: float = 0.0
     input_dropout: float = 0.0
     output_dropout: float = 0.0
+    # Training only: recompute the decoder's activations in the backward pass, this many steps at a time, instead of
+    # keeping them all (0). At the paper's sizes 50 cuts peak memory by about a third for about a fifth more time.
+    checkpoint_steps: int = 0
     batch_size: int = 100
     learning_rate: float = 1e-3
     decay_rate: float = 0.9999  # the learning rate is multiplied by this every step, down to min_learning_rate
@@ -69,6 +73,9 @@ class SketchRNNConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        if isinstance(self.checkpoint_steps, bool) or not isinstance(self.checkpoint_steps, int) \
+                or self.checkpoint_steps < 0:
+            raise ConfigError(f"checkpoint_steps must be 0 or a positive integer, got {self.checkpoint_steps!r}")
         if self.cell not in CELLS:
             raise ConfigError(f"unknown cell {self.cell!r}: use one of {', '.join(CELLS)}")
         for names, holds, meaning in _FLOAT_RULES:
@@ -228,8 +235,25 @@ class SketchRNN(Pretrained, nn.Module):
         """Run the decoder over inputs (B, T, 5) from `state`: output (B, T, 6M + 3) and the state after step T."""
         if z is not None:
             inputs = torch.cat([inputs, z.unsqueeze(1).expand(-1, inputs.shape[1], -1)], dim=2)
-        h, state = self.cell(self.input_dropout(inputs), state)
+        inputs = self.input_dropout(inputs)
+        chunk = self.config.checkpoint_steps
+        if chunk and self.training and torch.is_grad_enabled():
+            h, state = self._run_in_checkpointed_chunks(inputs, state, chunk)
+        else:
+            h, state = self.cell(inputs, state)
         return self.head(self.output_dropout(h)), state
+
+    def _run_in_checkpointed_chunks(self, inputs: Tensor, state: Tensor, chunk: int) -> tuple[Tensor, Tensor]:
+        """The cell over `inputs`, keeping for the backward pass only each chunk's input state and outputs.
+
+        The cell's gates and cell states (most of a step's memory) are recomputed chunk by chunk in the backward
+        pass; the RNG is replayed, so recurrent dropout draws the same masks and the gradients are unchanged.
+        """
+        outputs = []
+        for piece in inputs.split(chunk, dim=1):
+            h, state = checkpoint(self.cell, piece, state, use_reentrant=False)
+            outputs.append(h)
+        return torch.cat(outputs, dim=1), state
 
     @staticmethod
     def split_params(out: Tensor) -> MixtureParams:
