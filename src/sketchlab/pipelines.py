@@ -15,7 +15,6 @@ from sketchlab.data.strokes import scale_factor
 from sketchlab.errors import DataError
 from sketchlab.models.sketch_rnn import SketchRNN, SketchRNNConfig
 from sketchlab.training.engine import Trainer, TrainConfig, seed_everything
-from sketchlab.zoo import resolve_model_path
 
 log = logging.getLogger("sketchlab")
 SPLITS = ("train", "valid", "test")
@@ -54,12 +53,7 @@ def train_sketch_rnn(data: str, model_config: SketchRNNConfig, train_config: Tra
 
 def load_model(path: str | Path, device: str = "cpu") -> SketchRNN:
     """A trained Sketch-RNN from a model folder (`best/` or `last/` of a run, or the run folder itself) or a zoo name."""
-    folder = resolve_model_path(path)
-    if (folder / "best" / "model.safetensors").is_file():
-        folder = folder / "best"
-    elif not (folder / "model.safetensors").is_file() and (folder / "last" / "model.safetensors").is_file():
-        folder = folder / "last"
-    return SketchRNN.from_pretrained(folder, map_location=device)
+    return SketchRNN.from_pretrained(path, map_location=device)
 
 
 def pick_drawings(data: str, indices: list[int], split: str = "test", max_len: int | None = None) -> list[np.ndarray]:

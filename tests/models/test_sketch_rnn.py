@@ -330,6 +330,14 @@ def test_save_and_load_round_trip(tmp_path):
         assert torch.equal(loaded.state_dict()[name], tensor), name
 
 
+def test_a_run_folder_stands_for_its_best_model_else_its_last(tmp_path):
+    tiny(dec_hidden=8).save_pretrained(tmp_path / "run" / "last")
+    assert SketchRNN.from_pretrained(tmp_path / "run").config.dec_hidden == 8  # before the first validation
+    tiny(dec_hidden=12).save_pretrained(tmp_path / "run" / "best")
+    assert SketchRNN.from_pretrained(tmp_path / "run").config.dec_hidden == 12
+    assert SketchRNN.from_pretrained(tmp_path / "run" / "last").config.dec_hidden == 8
+
+
 def test_broken_model_folders_raise_one_line_checkpoint_errors(tmp_path):
     tiny().save_pretrained(tmp_path)
     config_path, weights_path = tmp_path / "config.json", tmp_path / "model.safetensors"

@@ -39,13 +39,11 @@ class Pretrained:
     @classmethod
     def from_pretrained(cls, directory: str | Path, map_location: str | torch.device = "cpu") -> Any:
         """Load a model written by `save_pretrained` (safetensors only: loading never runs pickled code), in eval
-        mode; a training run's folder stands for its `best/` model, and a name of the zoo (`sketchlab models
-        list`) for the shipped model."""
+        mode; a training run's folder stands for its `best/` model (its `last/` one before the first validation),
+        and a name of the zoo (`sketchlab models list`) for the shipped model."""
         from sketchlab.zoo import resolve_model_path
 
-        directory = resolve_model_path(directory)
-        if directory.is_dir() and not (directory / CONFIG_FILE).is_file() and (directory / "best").is_dir():
-            directory = directory / "best"
+        directory = kept_model_folder(resolve_model_path(directory))
         if not directory.is_dir():
             raise CheckpointError(f"no model folder at {directory}")
         model = cls(read_config(directory / CONFIG_FILE, cls.model_name, cls.config_class))
@@ -59,6 +57,16 @@ class Pretrained:
         check_weights(model.state_dict(), weights, weights_path)
         model.load_state_dict(weights)
         return model.eval().to(map_location)
+
+
+def kept_model_folder(directory: Path) -> Path:
+    """The model folder a path stands for: itself, or a training run's `best/`, else its `last/`."""
+    if (directory / CONFIG_FILE).is_file():
+        return directory
+    for kept in ("best", "last"):
+        if (directory / kept / MODEL_FILE).is_file():
+            return directory / kept
+    return directory
 
 
 def read_config(path: Path, model_name: str, config_class: type) -> Any:
@@ -89,12 +97,12 @@ def model_kind(directory: str | Path) -> str | None:
 
 
 def saved_model_kind(path: str | Path) -> tuple[Path, str | None]:
-    """The model folder of `path` (a folder or a zoo name) and the "model" name in its (or its best/'s)
-    config.json; CheckpointError when there is nothing at `path`."""
+    """The model folder of `path` (a folder or a zoo name) and the "model" name in the config.json of the model it
+    stands for (`kept_model_folder`); CheckpointError when there is nothing at `path`."""
     from sketchlab.zoo import resolve_model_path
 
     folder = resolve_model_path(path)
-    return folder, model_kind(folder) or model_kind(folder / "best")
+    return folder, model_kind(kept_model_folder(folder))
 
 
 def load_saved(path: str | Path, classes: dict[str, Any], wanted: str, map_location: str | torch.device = "cpu"):
