@@ -151,3 +151,138 @@ def test_evaluate_takes_a_pixel_model(runs, shape_files, tmp_path, capsys):
     assert numbers["model"]["kind"] == "dcgan" and numbers["samples"]["prior"]["count"] == 8
     assert "test_losses" not in numbers
     assert Image.open(tmp_path / "report" / "samples.png").size[0] >= 8 * 32
+
+
+# ---------------------------------------------------------------------- a CycleGAN judged by the classifier
+
+
+@pytest.fixture(scope="module")
+def circles_and_squares(shape_splits):
+    """All 25 real circle and square doodles of the shared data, rasterized 32x32 as a CycleGAN trains on them."""
+    from sketchlab.data.raster import RasterSketchDataset
+    from sketchlab.image_pipelines import raster_line_width
+
+    drawings = shape_splits.train + shape_splits.test
+    labels = np.concatenate([shape_splits.train_labels, shape_splits.test_labels])
+    images = RasterSketchDataset(drawings, labels, size=32, line_width=raster_line_width(32)).images(slice(None))
+    return [images[torch.from_numpy(labels == shape_splits.class_names.index(name))] for name in ("circle", "square")]
+
+
+class FixedImage(torch.nn.Module):
+    """A 'generator' that answers every input with the same image."""
+
+    def __init__(self, image):
+        super().__init__()
+        self.image = image
+
+    def forward(self, images):
+        return self.image.expand(len(images), -1, -1, -1)
+
+
+def identity_translator():
+    from sketchlab.models.cyclegan import CycleGAN, CycleGANConfig
+
+    model = CycleGAN(CycleGANConfig(image_size=32, channels_a=1, channels_b=1, width=4, resnet_blocks=1,
+                                    disc_width=4))
+    model.gen_ab, model.gen_ba = torch.nn.Identity(), torch.nn.Identity()
+    return model
+
+
+def test_an_identity_translator_scores_exactly_its_baseline(shape_classifier, shape_splits, circles_and_squares):
+    from sketchlab.evaluation import evaluate_translation
+
+    classifier, _ = shape_classifier
+    circle, square = (shape_splits.class_names.index(name) for name in ("circle", "square"))
+    result = evaluate_translation(identity_translator(), classifier, *circles_and_squares, circle, square,
+                                  line_width=1.0)
+    assert [judged["target"] for judged in result["translation"].values()] == ["square", "circle"]
+    for judged in result["translation"].values():
+        assert judged["count"] == 25 and judged["chance"] == 0.2
+        assert judged["translated"] == judged["baseline"] and not judged["above_baseline"]
+        # The judge tells circles from squares: few originals are taken for the other (measured: 0.0 and 0.04).
+        assert judged["baseline"] <= 0.2
+    originals, translations = result["pairs"]["AtoB"]
+    assert torch.equal(originals, translations)
+
+
+def test_a_translator_drawing_one_real_target_scores_near_one(shape_classifier, shape_splits, circles_and_squares,
+                                                               tmp_path):
+    """G_AB answers every circle with the same real square (the one the judge finds most square): that direction
+    scores 1.0, far above its baseline and chance; G_BA, the identity, stays at its baseline."""
+    from sketchlab.evaluation import evaluate_translation
+    from sketchlab.metrics.report import write_report
+
+    classifier, _ = shape_classifier
+    circles, squares = circles_and_squares
+    circle, square = (shape_splits.class_names.index(name) for name in ("circle", "square"))
+    probs = classifier.classify_images(squares, source_line_width=1.0)
+    best = int(probs[:, square].argmax())
+    assert probs[best].argmax() == square
+    model = identity_translator()
+    model.gen_ab = FixedImage(squares[best : best + 1])
+    result = evaluate_translation(model, classifier, circles, squares, circle, square, line_width=1.0)
+    to_square, to_circle = result["translation"]["AtoB"], result["translation"]["BtoA"]
+    assert to_square["translated"] == 1.0 and to_square["above_baseline"] and to_square["above_chance"]
+    assert to_circle["translated"] == to_circle["baseline"]
+    report = write_report(result, tmp_path / "report")
+    assert "| AtoB | square | 25 | 0.000 | 1.000 |" in report.read_text()
+    # 16 rows of four 32x32 tiles (circle, translated, square, translated), each pixel drawn twice as large.
+    assert Image.open(tmp_path / "report" / "translations.png").size == (2 * (4 * 34 + 2), 2 * (16 * 34 + 2))
+
+
+class Thresholds:
+    """A 'classifier' of two classes: class 1 when an image's first pixel is bright."""
+
+    config = type("Config", (), {"num_classes": 2, "class_names": ["dark", "bright"]})
+
+    def classify_images(self, images, source_line_width=2.0):
+        bright = (images[:, 0, 0, 0] > 0).double().numpy()
+        return np.stack([1 - bright, bright], axis=1)
+
+
+@pytest.mark.parametrize("n, above", [(10, False), (40, True)])
+def test_above_baseline_means_more_than_three_standard_errors(n, above):
+    """Baseline 0.2, translated 0.6: the difference 0.4 against 3 SE = 3 sqrt((0.2 * 0.8 + 0.6 * 0.4) / n), which is
+    0.6 for 10 images and 0.3 for 40."""
+    from sketchlab.evaluation import judge_translation
+
+    def images(fraction_bright):
+        bright = torch.arange(n) < round(fraction_bright * n)
+        return torch.where(bright, 1.0, -1.0).view(n, 1, 1, 1).expand(n, 1, 4, 4)
+
+    judged = judge_translation(Thresholds(), images(0.2), images(0.6), target=1)
+    assert judged["baseline"] == pytest.approx(0.2) and judged["translated"] == pytest.approx(0.6)
+    assert judged["standard_error"] == pytest.approx(np.sqrt(0.4 / n))
+    assert judged["above_baseline"] is above and judged["target"] == "bright"
+    assert judged["chance_standard_error"] == pytest.approx(np.sqrt(0.25 / n)) and judged["above_chance"] is False
+
+
+def test_evaluate_judges_a_cyclegan_in_both_directions(runs, shape_files, sheep_path, tmp_path, capsys):
+    """End to end: a tiny CycleGAN circle <-> square, its test drawings translated and judged; one-line errors for
+    categories the classifier does not know and for missing domains."""
+    model = tmp_path / "cyclegan"
+    run_cli("train-translate", "--data-a", shape_files / "circle.npz", "--data-b", shape_files / "square.npz",
+            "--image-size", 32, "--width", 4, "--resnet-blocks", 1, "--disc-width", 4, "--steps", 2,
+            "--out-dir", model, *QUIET)
+    domains = ["--data-a", shape_files / "circle.npz", "--data-b", shape_files / "square.npz"]
+    run_cli("evaluate", "--model", model, "--classifier", runs / "classifier", *domains, "--out", tmp_path / "report")
+    printed = capsys.readouterr().out
+    assert "AtoB:" in printed and "BtoA:" in printed and "report:" in printed
+    numbers = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert numbers["model"]["kind"] == "cyclegan" and numbers["data"]["as"] == ["circle", "square"]
+    for direction, source, target in (("AtoB", "circle", "square"), ("BtoA", "square", "circle")):
+        judged = numbers["translation"][direction]
+        assert judged["count"] == len(load_splits(str(shape_files / f"{source}.npz"), 10**9).test) > 0
+        assert judged["target"] == target and judged["chance"] == 0.5 and 0 <= judged["translated"] <= 1
+    assert "translations as target" in (tmp_path / "report" / "report.md").read_text()
+    assert Image.open(tmp_path / "report" / "translations.png").format == "PNG"
+    for args, message in ((["--class-a", "owl"], "the classifier does not know 'owl'"),
+                          (["--data-b", sheep_path], "pass --class-b NAME"),
+                          (["--data", shape_files / "circle.npz"], "give --data-a and --data-b")):
+        with pytest.raises(SystemExit):
+            run_cli("evaluate", "--model", model, "--classifier", runs / "classifier", *domains, *args)
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1, err
+    run_cli("evaluate", "--model", model, "--classifier", runs / "classifier", *domains[:2], "--data-b", sheep_path,
+            "--class-b", "square", "--out", tmp_path / "sheep-as-squares")
+    assert json.loads((tmp_path / "sheep-as-squares" / "report.json").read_text())["data"]["as"][1] == "square"

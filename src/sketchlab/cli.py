@@ -177,13 +177,19 @@ def build_parser() -> argparse.ArgumentParser:
     models_commands.add_parser("list", help="name, data, cell, size, test figures, data license").set_defaults(
         run=cmd_models_list)
 
-    evaluate = sub("evaluate", "judge a Sketch-RNN or pixel model: test losses, recognizability, Fréchet distance",
-                   cmd_evaluate)
+    evaluate = sub("evaluate", "judge a Sketch-RNN or pixel model (test losses, recognizability, Fréchet "
+                   "distance) or a CycleGAN (are its translations classified as the target category?)", cmd_evaluate)
     add_model(evaluate)
     evaluate.add_argument("--classifier", required=True, help="a classifier folder (`sketchlab classifier train`)")
-    evaluate.add_argument("--data", required=True, help="the model's data (.npz paths or names); its test split")
+    evaluate.add_argument("--data", default=None, help="the model's data (.npz paths or names); its test split")
     evaluate.add_argument("--class", dest="class_name", default=None,
                           help="the classifier's name for a one-category data set (e.g. sheep for aaron_sheep)")
+    for domain in ("a", "b"):
+        evaluate.add_argument(f"--data-{domain}", default=None,
+                              help=f"a cyclegan: domain {domain.upper()}'s data as trained on (.npz paths or names; "
+                                   "its test split)")
+        evaluate.add_argument(f"--class-{domain}", default=None,
+                              help=f"a cyclegan: the classifier's name for domain {domain.upper()}'s category")
     evaluate.add_argument("--temperatures", type=_floats, default=list(DEFAULT_TEMPERATURES),
                           help="reconstruction temperatures")
     evaluate.add_argument("--sample-temperatures", type=_floats, default=list(SAMPLE_TEMPERATURES))
@@ -348,6 +354,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         evaluate_sketch_rnn,
         model_summary,
     )
+    from sketchlab.errors import DataError
     from sketchlab.image_pipelines import load_pixel_model
     from sketchlab.metrics.report import write_report
     from sketchlab.models.classifier import SketchClassifier
@@ -357,6 +364,11 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     classifier = SketchClassifier.from_pretrained(args.classifier, map_location=args.device)
     folder, kind = saved_model_kind(args.model)
     seed = args.seed or 0
+    if kind == "cyclegan":
+        _evaluate_translation(args, classifier, folder)
+        return
+    if args.data is None:
+        raise DataError("--data is required: the model's data, whose test split it is judged against")
     if kind == "sketch-rnn":
         model = _model(args)
         splits = load_splits(args.data, model.config.max_seq_len)
@@ -377,6 +389,35 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     measured = f"test L_R {losses['l_r']:.4f}, L_KL {losses['l_kl']:.4f}" if losses else \
         f"samples classified as the category: {result['samples']['prior']['fraction_correct']:.3f}"
     print(f"{measured}; report: {report}")
+
+
+def _evaluate_translation(args: argparse.Namespace, classifier, folder: Path) -> None:
+    """`evaluate` of a CycleGAN: both domains' test drawings, rasterized as it was trained, translated and judged."""
+    from sketchlab.errors import DataError
+    from sketchlab.evaluation import classifier_summary, domain_class, evaluate_translation, model_summary
+    from sketchlab.image_pipelines import domain_data, load_translation_model, raster_line_width
+    from sketchlab.metrics.report import write_report
+
+    if args.data is not None or args.class_name is not None or not (args.data_a and args.data_b):
+        raise DataError("a cyclegan is judged on both domains' test drawings: give --data-a and --data-b (and "
+                        "--class-a, --class-b; not --data, --class)")
+    model = load_translation_model(folder, args.device)
+    domains = {d: domain_data(model, getattr(args, f"data_{d}"), d) for d in ("a", "b")}
+    targets = {d: domain_class(classifier, data.class_names or [], getattr(args, f"class_{d}"), f"--class-{d}")
+               for d, data in domains.items()}
+    result = evaluate_translation(model, classifier, domains["a"].images(slice(None)),
+                                  domains["b"].images(slice(None)), targets["a"], targets["b"],
+                                  line_width=raster_line_width(model.config.image_size))
+    result["model"] = model_summary(args.model, model)
+    result["classifier"] = classifier_summary(args.classifier, classifier)
+    result["data"] = {"spec": f"A {args.data_a}, B {args.data_b}",
+                      "as": [classifier.config.class_names[targets[d]] for d in ("a", "b")]}
+    report = write_report(result, args.out, args.command_line)
+    for direction, judged in result["translation"].items():
+        print(f"{direction}: {judged['count']} drawings classified as {judged['target']}: originals "
+              f"{judged['baseline']:.3f}, translations {judged['translated']:.3f} (3 SE above the originals: "
+              f"{'yes' if judged['above_baseline'] else 'no'})")
+    print(f"report: {report}")
 
 
 def cmd_models_list(args: argparse.Namespace) -> None:
@@ -526,11 +567,15 @@ def add_translation_commands(sub) -> None:
     add_dataclass_options(train, TrainConfig)
     add_dataclass_options(train, CycleGANConfig, skip=("channels_a", "channels_b"))
 
-    translate = sub("translate", "translate pictures with a CycleGAN: one row per file, input and output",
+    translate = sub("translate", "translate pictures or drawings with a CycleGAN: one row each, input and output",
                     cmd_translate)
     add_model(translate)
     translate.add_argument("--direction", choices=DIRECTIONS, default="AtoB")
-    translate.add_argument("files", nargs="+", metavar="FILE", help="pictures of the source domain (PNG/JPEG/WebP)")
+    translate.add_argument("files", nargs="*", metavar="FILE", help="pictures of the source domain (PNG/JPEG/WebP)")
+    translate.add_argument("--data", default=None, help="instead of FILEs: the first --n items of " + PIXEL_DATA_HELP
+                           + "; drawings are rasterized as the model's source domain was")
+    translate.add_argument("--split", default="test", choices=["train", "valid", "test"], help="stroke data's split")
+    translate.add_argument("--n", type=int, default=8, help="with --data: how many")
     translate.add_argument("--scale", type=int, default=1, help="enlarge each pixel this many times")
     translate.add_argument("--out", default="translated.png", help="the .png to write")
 
@@ -551,10 +596,11 @@ def cmd_train_translate(args: argparse.Namespace) -> None:
 
 
 def cmd_translate(args: argparse.Namespace) -> None:
-    from sketchlab.image_pipelines import load_translation_model, translation_grid
+    from sketchlab.image_pipelines import load_translation_model, translation_grid, translation_inputs
 
     model = load_translation_model(args.model, args.device)
-    _save_picture(translation_grid(model, args.files, args.direction), args)
+    images = translation_inputs(model, args.direction, args.files, args.data, args.split, args.n)
+    _save_picture(translation_grid(model, images, args.direction), args)
 
 
 def cmd_train_image(args: argparse.Namespace) -> None:

@@ -3,18 +3,21 @@
 A Sketch-RNN gets its test-set losses (L_R = L_s + L_p and L_KL, as the paper's Table 1), the recognizability of its
 reconstructions (the protocol of the Sketch-RNN analysis paper, `metrics.recognizability`) and of its samples per
 temperature, and the Fréchet distance plus precision/recall between real test drawings and its samples in the
-classifier's penultimate features. A pixel model's images go to the same classifier (`judge_images`).
+classifier's penultimate features. A pixel model's images go to the same classifier (`evaluate_pixel_model`), and
+so do a CycleGAN's translations of held-out drawings into the other domain's category (`evaluate_translation`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from sketchlab.data.datasets import StrokeDataset, iter_batches
 from sketchlab.data.npz import StrokeSplits
@@ -79,18 +82,28 @@ def score_classifier(classifier: SketchClassifier, drawings: Sequence, labels) -
 
 
 def classifier_labels(classifier: SketchClassifier, class_names: Sequence[str],
-                      override: str | None = None) -> np.ndarray:
+                      override: str | None = None, flag: str = "--class") -> np.ndarray:
     """For each data class, the classifier's index of the same category (by name, or `override` for a one-class
-    data set whose file is named otherwise, e.g. aaron_sheep -> sheep)."""
+    data set whose file is named otherwise, e.g. aaron_sheep -> sheep). `flag` is the option errors point to."""
     known = classifier.config.class_names or []
     wanted = [override] if override is not None else list(class_names)
     if override is not None and len(class_names) != 1:
-        raise DataError(f"--class names one category, but the data has {len(class_names)}")
+        raise DataError(f"{flag} names one category, but the data has {len(class_names)}")
     missing = [name for name in wanted if name not in known]
     if missing:
         raise DataError(f"the classifier does not know {', '.join(map(repr, missing))} (it knows "
-                        f"{', '.join(known[:8])}{'...' if len(known) > 8 else ''}); pass --class NAME to map the data")
+                        f"{', '.join(known[:8])}{'...' if len(known) > 8 else ''}); pass {flag} NAME to map the data")
     return np.array([known.index(name) for name in wanted], dtype=np.int64)
+
+
+def domain_class(classifier: SketchClassifier, class_names: Sequence[str], override: str | None = None,
+                 flag: str = "--class") -> int:
+    """The classifier's index of a translation domain's one category: `override`, else the name of the data's only
+    class (a domain pooled from several files, e.g. face and smiley face, must be named with `flag`)."""
+    if override is None and len(class_names) != 1:
+        raise DataError(f"the data holds {len(class_names)} categories ({', '.join(class_names)}): "
+                        f"name the one the classifier should see with {flag} NAME")
+    return int(classifier_labels(classifier, [override or class_names[0]], flag=flag)[0])
 
 
 # ---------------------------------------------------------------------- generated drawings and images
@@ -179,6 +192,51 @@ def evaluate_pixel_model(model, classifier: SketchClassifier, splits: StrokeSpli
     judged = judge_generated(classifier.classify_images(images), classifier.embed_images(images), real_features,
                              targets)
     return {**references, "samples": {"prior": judged}, "images": images}
+
+
+def judge_translation(classifier: SketchClassifier, originals, translations, target: int,
+                      line_width: float | None = 2.0) -> dict[str, Any]:
+    """Does translating drawings make the judge see the target category? The fraction of `translations` classified
+    as `target` against the fraction of their `originals` (the judge's own error on the source category: the
+    baseline) and against chance (1 / classes); both images (N, C, S, S) in [-1, 1], lines `line_width` wide.
+
+    "above" means more than 3 binomial standard errors: for the baseline, of the difference of two fractions each
+    measured on n images (unpooled; pairing the same drawings would only make it smaller); for chance, a known rate,
+    of the translated fraction under it."""
+    n = len(originals)
+    if n == 0 or len(translations) != n:
+        raise DataError(f"{n} originals and {len(translations)} translations: need the same number, at least one")
+
+    def as_target(images) -> float:
+        return float((classifier.classify_images(images, source_line_width=line_width).argmax(axis=1)
+                      == target).mean())
+
+    baseline, translated = as_target(originals), as_target(translations)
+    chance = 1 / classifier.config.num_classes
+    error = math.sqrt((baseline * (1 - baseline) + translated * (1 - translated)) / n)
+    chance_error = math.sqrt(chance * (1 - chance) / n)
+    return {"count": n, "target": (classifier.config.class_names or [str(target)])[target], "baseline": baseline,
+            "translated": translated, "standard_error": error, "above_baseline": translated - baseline > 3 * error,
+            "chance": chance, "chance_standard_error": chance_error,
+            "above_chance": translated - chance > 3 * chance_error}
+
+
+def translate_all(model, images: torch.Tensor, direction: str, batch_size: int = 64) -> torch.Tensor:
+    """`model.translate` over any number of images, a batch at a time, back on the CPU."""
+    return torch.cat([model.translate(chunk, direction).cpu() for chunk in images.split(batch_size)])
+
+
+def evaluate_translation(model, classifier: SketchClassifier, domain_a, domain_b, target_a: int, target_b: int,
+                         line_width: float | None = 2.0) -> dict[str, Any]:
+    """A CycleGAN's held-out images of both domains (N, C, S, S) translated A -> B and B -> A, each direction
+    judged by `judge_translation` with the other domain's category (the classifier's index `target_b` / `target_a`)
+    as the target. The originals and translations are kept under "pairs" for the report's grid."""
+    result: dict[str, Any] = {"translation": {}, "pairs": {}}
+    for direction, originals, target in (("AtoB", domain_a, target_b), ("BtoA", domain_b, target_a)):
+        translations = translate_all(model, originals, direction)
+        result["translation"][direction] = judge_translation(classifier, originals, translations, target, line_width)
+        result["pairs"][direction] = (originals, translations)
+    return result
 
 
 def model_summary(path: str | Path, model) -> dict[str, Any]:

@@ -86,11 +86,16 @@ def _picture_folder(spec: str, size: int) -> Path | None:
     return None
 
 
+def raster_line_width(size: int) -> float:
+    """The stroke width of drawings rasterized for the pixel models: two pixels at 64x64 (Quick, Draw!'s look),
+    thinner in proportion on smaller images, at least one pixel."""
+    return max(1.0, size / 32)
+
+
 def _rasterized(splits: StrokeSplits, size: int, channels: int | None, split: str) -> RasterSketchDataset:
     if channels not in (None, 1):
         raise DataError("rasterized sketches are grayscale: use --channels 1 (or leave it out) with stroke data")
-    # Two pixels wide at 64x64 (Quick, Draw!'s look), thinner in proportion on smaller images, at least one pixel.
-    return RasterSketchDataset(splits, size=size, line_width=max(1.0, size / 32), split=split)
+    return RasterSketchDataset(splits, size=size, line_width=raster_line_width(size), split=split)
 
 
 def load_image_data(spec: str, size: int, channels: int | None = None, split: str = "train"):
@@ -198,10 +203,36 @@ def load_translation_model(path: str | Path, device: str = "cpu") -> CycleGAN:
     return load_saved(path, {CycleGAN.model_name: CycleGAN}, "a cyclegan", device)
 
 
-def translation_grid(model: CycleGAN, files: list[str], direction: str = "AtoB") -> np.ndarray:
-    """One row per picture file: the picture as the model's source domain sees it, and its translation."""
-    source_channels = model.config.channels_a if direction == "AtoB" else model.config.channels_b
-    images = load_images(files, model.config.image_size, source_channels)
+def domain_data(model: CycleGAN, spec: str, domain: str, split: str = "test"):
+    """The images of `spec` (any `--data` of `load_image_data`) as the model's domain `domain` ("a" or "b") was
+    trained on: stroke data's `split` rasterized at the model's size, pictures resized to it. A DataError when
+    there are none, or when stroke data (grayscale) meets a domain of colour pictures."""
+    channels = model.config.channels_a if domain == "a" else model.config.channels_b
+    if channels != 1 and _picture_folder(spec, model.config.image_size) is None:
+        raise DataError(f"domain {domain.upper()} of this model is colour pictures: {spec} holds drawings (grayscale)")
+    dataset = load_image_data(spec, model.config.image_size, channels, split)
+    if not len(dataset):
+        hint = " (.ndjson files hold train drawings only: --split train, or `sketchlab data build` a .npz)"
+        raise DataError(f"{spec} has no {split} drawings{hint if split != 'train' else ''}")
+    return dataset
+
+
+def translation_inputs(model: CycleGAN, direction: str, files: list[str] | None = None, data: str | None = None,
+                       split: str = "test", n: int = 8) -> torch.Tensor:
+    """What `translate` translates: the picture `files`, or the first `n` images of `data` (a stroke set's `split`
+    rasterized as the model was trained: a doodle becomes what the model makes of its source domain)."""
+    if bool(files) == (data is not None):
+        raise DataError("give either picture FILEs or --data (drawings or pictures), one of the two")
+    source = "a" if direction == "AtoB" else "b"
+    if files:
+        return load_images(files, model.config.image_size, getattr(model.config, f"channels_{source}"))
+    if n < 1:
+        raise DataError(f"--n must be at least 1, got {n}")
+    return domain_data(model, data, source, split).images(slice(0, n))
+
+
+def translation_grid(model: CycleGAN, images: torch.Tensor, direction: str = "AtoB") -> np.ndarray:
+    """One row per image of the model's source domain (`translation_inputs`): the image and its translation."""
     return image_grid(side_by_side(images, model.translate(images, direction)), ncols=2)
 
 

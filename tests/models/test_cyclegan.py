@@ -78,6 +78,22 @@ def test_pool_returns_only_images_it_was_given_before():
         assert len(pool.images) == min(i + 1, 5)
 
 
+def test_pool_state_round_trips_through_a_weights_only_file(tmp_path):
+    """A pool restored from its state answers the same queries with the same images, and an empty one stays empty."""
+    model = CycleGAN(CycleGANConfig(channels_a=1, channels_b=3, **{**TINY, "pool_size": 4}))
+    torch.manual_seed(0)
+    model.pool_a.query(torch.rand(6, 1, 16, 16))
+    torch.save(model.training_state(), tmp_path / "pools.pt")
+    restored = CycleGAN(CycleGANConfig(channels_a=1, channels_b=3, **{**TINY, "pool_size": 4}))
+    restored.load_training_state(torch.load(tmp_path / "pools.pt", weights_only=True))
+    assert len(restored.pool_a.images) == 4 and restored.pool_b.images == []
+    new = torch.rand(8, 1, 16, 16)
+    torch.manual_seed(1)
+    expected = model.pool_a.query(new)
+    torch.manual_seed(1)
+    assert torch.equal(restored.pool_a.query(new), expected) and not torch.equal(expected, new)
+
+
 def test_learning_rate_is_constant_then_decays_linearly_to_zero():
     model = CycleGAN(CycleGANConfig(lr_schedule_steps=10, **TINY))
     optimizer, scheduler = model.configure_optimizers()[0]

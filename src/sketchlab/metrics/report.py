@@ -14,6 +14,7 @@ import numpy as np
 from sketchlab.metrics.recognizability import BIN_LABELS
 
 GRID_SIZE = 25  # drawings per sample grid
+TRANSLATION_ROWS = 16  # drawings per domain in a translation grid
 
 
 def _pyplot():
@@ -181,13 +182,38 @@ def _reconstruction_lines(recon: dict[str, Any], out: Path) -> list[str]:
     return lines + ["![histogram](histogram.png)", ""]
 
 
+def _translation_lines(result: dict[str, Any], out: Path) -> list[str]:
+    """The table of an `evaluation.evaluate_translation` result and a grid of originals | translations."""
+    from sketchlab import render
+    from sketchlab.models.cyclegan import side_by_side
+
+    lines = ["## Translation judged by the classifier", "",
+             "Each domain's test drawings translated into the other domain, originals and translations classified: "
+             "how often the classifier calls them the target category (the other domain's). The originals' rate is "
+             "the baseline, the classifier's own error; \"above\" means by more than 3 binomial standard errors "
+             "(SE: of the difference for the baseline, of the translated fraction at chance for chance).", ""]
+    rows = [[direction, judged["target"], judged["count"], judged["baseline"], judged["translated"],
+             judged["standard_error"], "yes" if judged["above_baseline"] else "no", judged["chance"],
+             "yes" if judged["above_chance"] else "no"] for direction, judged in result["translation"].items()]
+    lines += _table(["direction", "target", "drawings", "originals as target (baseline)", "translations as target",
+                     "SE", "above baseline + 3 SE", "chance", "above chance + 3 SE"], rows)
+    if "pairs" not in result:
+        return lines
+    (a, a_to_b), (b, b_to_a) = result["pairs"]["AtoB"], result["pairs"]["BtoA"]
+    rows = min(len(a), len(b), TRANSLATION_ROWS)
+    grid = render.image_grid(side_by_side(a[:rows], a_to_b[:rows], b[:rows], b_to_a[:rows]), ncols=4)
+    render.save_picture(grid, out / "translations.png", scale=max(1, 64 // a.shape[-1]))
+    return lines + [f"The first {rows} test drawings of each domain; columns: A, A translated to B, B, B translated "
+                    "to A.", "", "![originals and translations](translations.png)", ""]
+
+
 def write_report(result: dict[str, Any], out_dir: str | Path, command: str | None = None) -> Path:
-    """`report.md`, `report.json` and the plots and grids of an `evaluation.evaluate_sketch_rnn` or
-    `evaluate_pixel_model` result (plus the "model", "classifier" and "data" entries the caller adds); returns the
-    Markdown file."""
+    """`report.md`, `report.json` and the plots and grids of an `evaluation.evaluate_sketch_rnn`,
+    `evaluate_pixel_model` or `evaluate_translation` result (plus the "model", "classifier" and "data" entries the
+    caller adds); returns the Markdown file."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    numbers = {key: value for key, value in result.items() if key not in ("drawings", "images")}
+    numbers = {key: value for key, value in result.items() if key not in ("drawings", "images", "pairs")}
     _write_json(out / "report.json", numbers)
     model, classifier, data = result.get("model", {}), result.get("classifier", {}), result.get("data", {})
     lines = [f"# Evaluation of {model.get('path', 'a model')}", ""]
@@ -197,6 +223,16 @@ def write_report(result: dict[str, Any], out_dir: str | Path, command: str | Non
               f"Data: {data.get('spec', '?')} (test split). "
               f"Classifier: {classifier.get('path', '?')} ({len(classifier.get('class_names') or [])} classes, "
               f"top-1 {_fmt(classifier.get('top1'))} on its own test split).", ""]
+    lines += (_translation_lines(result, out) if "translation" in numbers
+              else _generation_lines(result, numbers, out))
+    path = out / "report.md"
+    path.write_text("\n".join(lines))
+    return path
+
+
+def _generation_lines(result: dict[str, Any], numbers: dict[str, Any], out: Path) -> list[str]:
+    """Test losses, recognizability, Fréchet distance and sample grids of a Sketch-RNN or pixel model."""
+    lines: list[str] = []
     if "test_losses" in numbers:
         losses = numbers["test_losses"]
         lines += ["## Test-set losses (as the paper's Table 1)", ""]
@@ -221,7 +257,4 @@ def write_report(result: dict[str, Any], out_dir: str | Path, command: str | Non
     if all(isinstance(t, float) for t in numbers["samples"]):
         temperature_png(numbers, out / "temperatures.png")
         lines += ["![temperature curves](temperatures.png)", ""]
-    lines += _grids(result, out)
-    path = out / "report.md"
-    path.write_text("\n".join(lines))
-    return path
+    return lines + _grids(result, out)

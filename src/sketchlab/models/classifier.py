@@ -177,9 +177,14 @@ class SketchClassifier(Pretrained, nn.Module):
         return self._batched(drawings, self.images, self._eval_features, batch_size, self.config.feature_dim)
 
     @torch.no_grad()
-    def classify_images(self, images: Tensor, batch_size: int = 256) -> np.ndarray:
-        """Class probabilities (N, num_classes) of images as `prepare_images` takes them."""
-        return self._batched(images, self.prepare_images, self.predict_proba, batch_size, self.config.num_classes)
+    def classify_images(self, images: Tensor, batch_size: int = 256,
+                        source_line_width: float | None = 2.0) -> np.ndarray:
+        """Class probabilities (N, num_classes) of images as `prepare_images` takes them (lines
+        `source_line_width` pixels wide)."""
+        def prepare(chunk: Tensor) -> Tensor:
+            return self.prepare_images(chunk, source_line_width)
+
+        return self._batched(images, prepare, self.predict_proba, batch_size, self.config.num_classes)
 
     @torch.no_grad()
     def embed_images(self, images: Tensor, batch_size: int = 256) -> np.ndarray:

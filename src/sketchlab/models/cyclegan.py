@@ -8,8 +8,9 @@ and D_B: 4x4 convolutions, `disc_layers` of them with stride 2, then two of stri
 stride-2 layers see 70x70 patches (the paper's, at 256 px); by default the patch keeps that share of the image side
 (34x34 at 128 px, 16x16 at 64 px and below). Losses: least squares for both players, L1 cycle consistency weighted
 `lambda_cycle` (10) and the identity loss weighted `lambda_identity` * `lambda_cycle` (0.5 * 10); the discriminators
-see generated images through a history pool of 50 (`ImagePool`). Adam (lr 2e-4, beta1 0.5) for both, the learning
-rate constant for the first half of `lr_schedule_steps` and then linearly down to 0 (the paper's 100 + 100 epochs).
+see generated images through a history pool of 50 (`ImagePool`, checkpointed with the run). Adam (lr 2e-4, beta1
+0.5) for both, the learning rate constant for the first half of `lr_schedule_steps` and then linearly down to 0 (the
+paper's 100 + 100 epochs).
 
 Engine contract (docs/conventions.md): batches are `{"a": (B, C_A, S, S), "b": (B, C_B, S, S)}` in [-1, 1], two
 unpaired images per item (`data.images.PairedImageBatches`); optimiser 0 updates both generators, optimiser 1 both
@@ -100,7 +101,8 @@ class ImagePool:
     """The paper's history of generated images (Shrivastava et al. 2017): until `size` images are stored, each new
     image is stored and returned; afterwards each is, with probability 1/2, swapped for a random stored image (which
     is returned instead), else returned as is. Draws from torch's global generator, which checkpoints restore; the
-    stored images themselves are not checkpointed, so a resumed run refills its pool."""
+    stored images go into checkpoints through `state_dict` (the model's `training_state`), so a resumed run draws
+    from the same history as an uninterrupted one."""
 
     def __init__(self, size: int = 50) -> None:
         self.size = size
@@ -119,6 +121,13 @@ class ImagePool:
             else:
                 out.append(image)
         return torch.stack(out)
+
+    def state_dict(self) -> dict[str, Tensor]:
+        """The stored images, in order, as one tensor (N, C, H, W) on the CPU; (0,) while empty."""
+        return {"images": torch.stack(self.images).cpu() if self.images else torch.zeros(0)}
+
+    def load_state_dict(self, state: dict[str, Tensor], device: torch.device | str = "cpu") -> None:
+        self.images = [image.to(device) for image in state["images"]]
 
 
 def _norm_relu(channels: int) -> list[nn.Module]:
@@ -272,6 +281,14 @@ class CycleGAN(Pretrained, nn.Module):
                 self._fakes = (step, self.gen_ba(real_b), self.gen_ab(real_a))
         _, fake_a, fake_b = self._fakes
         return self.discriminator_losses(real_a, real_b, self.pool_a.query(fake_a), self.pool_b.query(fake_b))
+
+    def training_state(self) -> dict[str, dict[str, Tensor]]:
+        """The two image pools: the discriminators' next inputs depend on them, so the engine checkpoints them."""
+        return {"pool_a": self.pool_a.state_dict(), "pool_b": self.pool_b.state_dict()}
+
+    def load_training_state(self, state: dict[str, dict[str, Tensor]]) -> None:
+        self.pool_a.load_state_dict(state["pool_a"], self.device)
+        self.pool_b.load_state_dict(state["pool_b"], self.device)
 
     @torch.no_grad()
     def evaluate(self, batch: dict[str, Tensor]) -> dict[str, float]:

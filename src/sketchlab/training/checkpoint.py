@@ -2,8 +2,9 @@
 
 A checkpoint is a folder:
 - `model.safetensors` + `config.json`, written by the model's own `save_pretrained` (so `last/` is a usable model);
-- `trainer_state.pt`: the step, optimisers, schedulers, gradient scalers, the training data's state and each
-  process's random number generator states. It holds only tensors and plain Python values so that
+- `trainer_state.pt`: the step, optimisers, schedulers, gradient scalers, the training data's state, each
+  process's random number generator states and `extra` (the engine's best loss, each process's model training
+  state such as a CycleGAN's image pools). It holds only tensors and plain Python values so that
   `torch.load(..., weights_only=True)` reads it: loading a checkpoint never runs pickled code.
 """
 

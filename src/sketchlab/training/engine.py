@@ -1,8 +1,10 @@
 """One training loop for every sketchlab model (Sketch-RNN now, GANs later); it knows nothing about strokes or pixels.
 
 The model follows the contract of docs/conventions.md: `configure_optimizers`, `training_step`, `evaluate`,
-`save_pretrained`, a `config` dataclass, and optionally `grad_clip`, `log_images` and `example_input` (arguments for
-the TensorBoard graph). The training data has `next_batch`, `state_dict` and `load_state_dict`, and optionally
+`save_pretrained`, a `config` dataclass, and optionally `grad_clip`, `log_images`, `example_input` (arguments for
+the TensorBoard graph) and `training_state` / `load_training_state` (state outside the weights that later steps
+depend on, e.g. a GAN's history of generated images: checkpointed per process so that a resumed run goes on
+exactly). The training data has `next_batch`, `state_dict` and `load_state_dict`, and optionally
 `shard(rank, world_size)`; the validation data is a callable returning a fresh finite iterable of batches, or None.
 
 Step numbers: `training_step` receives the number of updates done before it (0 for the first); logs, checkpoints and
@@ -224,6 +226,9 @@ class Trainer:
         )
         self.train_data.load_state_dict(state["data_state"][self.rank])
         self.best_loss = state["extra"].get("best_loss", math.inf)
+        # Checkpoints written before a model kept training state have none: it then starts empty, as it once did.
+        if hasattr(self.model, "load_training_state") and "model_state" in state["extra"]:
+            self.model.load_training_state(state["extra"]["model_state"][self.rank])
         return state["step"]
 
     def _open_logs(self, start: int) -> None:
@@ -401,12 +406,15 @@ class Trainer:
             file.write(json.dumps({"step": done, **record}) + "\n")
 
     def _save(self, done: int) -> None:
-        """Checkpoint `last/` on rank 0, with every process's data position and RNG states."""
+        """Checkpoint `last/` on rank 0, with every process's data position, RNG states and model training state."""
         data_states, rng_states = self._gather(self.train_data.state_dict()), self._gather(rng_state())
+        extra = {"best_loss": self.best_loss}
+        if hasattr(self.model, "training_state"):
+            extra["model_state"] = self._gather(self.model.training_state())  # each process has its own
         if self.is_main:
             save_checkpoint(
                 self.out_dir / "last", self.model, self.optimizers, self.schedulers, self.scalers, done,
-                data_states, extra={"best_loss": self.best_loss}, rng_states=rng_states,
+                data_states, extra=extra, rng_states=rng_states,
             )
 
     def _gather(self, value: Any) -> list[Any]:
