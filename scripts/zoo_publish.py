@@ -141,8 +141,9 @@ def main() -> None:
             "parameters": sum(p.numel() for p in model.parameters()),
             "size_bytes": (folder / MODEL_FILE).stat().st_size, **figures}
     if kind == "sketch-rnn":
+        sizes = ("enc_hidden", "z_size") if model.config.conditional else ()  # no encoder, no z otherwise
         card["config"] = {key: getattr(model.config, key) for key in
-                          ("cell", "conditional", "enc_hidden", "dec_hidden", "z_size", "num_mixture", "max_seq_len")}
+                          ("cell", "conditional", *sizes, "dec_hidden", "num_mixture", "max_seq_len")}
         card["grids"] = draw_grids(model, args.name)
     (folder / CARD_FILE).write_text(json.dumps(card, indent=2) + "\n")
     print(json.dumps(card, indent=2))
