@@ -208,7 +208,8 @@ def test_an_identity_translator_scores_exactly_its_baseline(shape_classifier, sh
 def test_a_translator_drawing_one_real_target_scores_near_one(shape_classifier, shape_splits, circles_and_squares,
                                                                tmp_path):
     """G_AB answers every circle with the same real square (the one the judge finds most square): that direction
-    scores 1.0, far above its baseline and chance; G_BA, the identity, stays at its baseline."""
+    scores 1.0, far above its baseline and chance, and above its permuted control: the judge sees a square's shape,
+    not its ink (measured: no permuted square is called a square); G_BA, the identity, stays at its baseline."""
     from sketchlab.evaluation import evaluate_translation
     from sketchlab.metrics.report import write_report
 
@@ -223,11 +224,80 @@ def test_a_translator_drawing_one_real_target_scores_near_one(shape_classifier, 
     result = evaluate_translation(model, classifier, circles, squares, circle, square, line_width=1.0)
     to_square, to_circle = result["translation"]["AtoB"], result["translation"]["BtoA"]
     assert to_square["translated"] == 1.0 and to_square["above_baseline"] and to_square["above_chance"]
-    assert to_circle["translated"] == to_circle["baseline"]
+    assert to_square["permuted"] <= 0.2 and to_square["above_control"] and to_square["flips"]
+    assert to_circle["translated"] == to_circle["baseline"] and not to_circle["flips"]
     report = write_report(result, tmp_path / "report")
-    assert "| AtoB | square | 25 | 0.000 | 1.000 |" in report.read_text()
+    assert "| AtoB | square | 25 | 0.000 | 1.000 | 0.000 | 0.200 | yes / yes / yes | yes |" in report.read_text()
     # 16 rows of four 32x32 tiles (circle, translated, square, translated), each pixel drawn twice as large.
     assert Image.open(tmp_path / "report" / "translations.png").size == (2 * (4 * 34 + 2), 2 * (16 * 34 + 2))
+
+
+class PermutedImage(torch.nn.Module):
+    """A 'generator' that answers every input with the pixels of one image shuffled anew: noise with its ink."""
+
+    def __init__(self, image):
+        super().__init__()
+        self.image = image
+
+    def forward(self, images):
+        from sketchlab.evaluation import permute_pixels
+
+        return permute_pixels(self.image.expand(len(images), -1, -1, -1), seed=7)
+
+
+def test_noise_with_the_target_ink_does_not_flip(shape_classifier, shape_splits, circles_and_squares):
+    """G_AB answers every circle with the most square square's pixels, shuffled: the judge does not call that noise a
+    square, and the verdict is no."""
+    from sketchlab.evaluation import evaluate_translation
+
+    classifier, _ = shape_classifier
+    circles, squares = circles_and_squares
+    circle, square = (shape_splits.class_names.index(name) for name in ("circle", "square"))
+    best = int(classifier.classify_images(squares, source_line_width=1.0)[:, square].argmax())
+    model = identity_translator()
+    model.gen_ab = PermutedImage(squares[best : best + 1])
+    judged = evaluate_translation(model, classifier, circles, squares, circle, square, line_width=1.0)
+    _, translations = judged["pairs"]["AtoB"]
+    same_pixels = squares[best : best + 1].flatten(1).sort().values.expand(len(translations), -1)
+    assert torch.equal(translations.flatten(1).sort().values, same_pixels)
+    assert not torch.equal(translations[0], squares[best])
+    assert not judged["translation"]["AtoB"]["flips"]
+
+
+class InkCounter:
+    """A 'classifier' of two classes that sees only ink: class 1 when more than a fifth of an image is bright."""
+
+    config = type("Config", (), {"num_classes": 2, "class_names": ["blank", "inky"]})
+
+    def classify_images(self, images, source_line_width=2.0):
+        inky = ((images > 0).double().mean(dim=(1, 2, 3)) > 0.2).numpy().astype(float)
+        return np.stack([1 - inky, inky], axis=1)
+
+
+def test_a_judge_of_ink_alone_is_caught_by_the_permuted_control():
+    """Blank originals, noise translations with 30% ink: a judge that counts ink calls every translation the target
+    (far above the baseline 0 and chance 0.5), but it calls the permuted translations the target just as often, the
+    same pixels in other places: not above the control, so no flip."""
+    from sketchlab.evaluation import judge_translation, permute_pixels
+
+    n = 40
+    originals = -torch.ones(n, 1, 8, 8)
+    translations = permute_pixels(torch.where(torch.arange(64) < 20, 1.0, -1.0).view(1, 1, 8, 8).expand(n, -1, -1, -1))
+    judged = judge_translation(InkCounter(), originals, translations, target=1, seed=3)
+    assert judged["baseline"] == 0.0 and judged["translated"] == judged["permuted"] == 1.0
+    assert judged["above_baseline"] and judged["above_chance"] and not judged["above_control"]
+    assert not judged["flips"] and judged["control_standard_error"] == 0.0
+
+
+def test_permute_pixels_keeps_each_image_s_pixels_and_is_seeded():
+    from sketchlab.evaluation import permute_pixels
+
+    images = torch.rand(3, 3, 5, 5)
+    shuffled = permute_pixels(images, seed=1)
+    assert torch.equal(shuffled, permute_pixels(images, seed=1)) and not torch.equal(shuffled, images)
+    # Each pixel's colour moves as a whole: the same (R, G, B) triples, in another order.
+    for image, moved in zip(images, shuffled):
+        assert sorted(map(tuple, image.flatten(1).T.tolist())) == sorted(map(tuple, moved.flatten(1).T.tolist()))
 
 
 class Thresholds:
@@ -255,6 +325,7 @@ def test_above_baseline_means_more_than_three_standard_errors(n, above):
     assert judged["standard_error"] == pytest.approx(np.sqrt(0.4 / n))
     assert judged["above_baseline"] is above and judged["target"] == "bright"
     assert judged["chance_standard_error"] == pytest.approx(np.sqrt(0.25 / n)) and judged["above_chance"] is False
+    assert judged["flips"] is False  # never above chance here
 
 
 def test_evaluate_judges_a_cyclegan_in_both_directions(runs, shape_files, sheep_path, tmp_path, capsys):
@@ -267,13 +338,14 @@ def test_evaluate_judges_a_cyclegan_in_both_directions(runs, shape_files, sheep_
     domains = ["--data-a", shape_files / "circle.npz", "--data-b", shape_files / "square.npz"]
     run_cli("evaluate", "--model", model, "--classifier", runs / "classifier", *domains, "--out", tmp_path / "report")
     printed = capsys.readouterr().out
-    assert "AtoB:" in printed and "BtoA:" in printed and "report:" in printed
+    assert "AtoB:" in printed and "BtoA:" in printed and "report:" in printed and "permuted translations" in printed
     numbers = json.loads((tmp_path / "report" / "report.json").read_text())
     assert numbers["model"]["kind"] == "cyclegan" and numbers["data"]["as"] == ["circle", "square"]
     for direction, source, target in (("AtoB", "circle", "square"), ("BtoA", "square", "circle")):
         judged = numbers["translation"][direction]
         assert judged["count"] == len(load_splits(str(shape_files / f"{source}.npz"), 10**9).test) > 0
         assert judged["target"] == target and judged["chance"] == 0.5 and 0 <= judged["translated"] <= 1
+        assert 0 <= judged["permuted"] <= 1 and judged["control_standard_error"] >= 0 and judged["flips"] is not None
     assert "translations as target" in (tmp_path / "report" / "report.md").read_text()
     assert Image.open(tmp_path / "report" / "translations.png").format == "PNG"
     for args, message in ((["--class-a", "owl"], "the classifier does not know 'owl'"),

@@ -407,7 +407,7 @@ def _evaluate_translation(args: argparse.Namespace, classifier, folder: Path) ->
                for d, data in domains.items()}
     result = evaluate_translation(model, classifier, domains["a"].images(slice(None)),
                                   domains["b"].images(slice(None)), targets["a"], targets["b"],
-                                  line_width=raster_line_width(model.config.image_size))
+                                  line_width=raster_line_width(model.config.image_size), seed=args.seed or 0)
     result["model"] = model_summary(args.model, model)
     result["classifier"] = classifier_summary(args.classifier, classifier)
     result["data"] = {"spec": f"A {args.data_a}, B {args.data_b}",
@@ -415,8 +415,9 @@ def _evaluate_translation(args: argparse.Namespace, classifier, folder: Path) ->
     report = write_report(result, args.out, args.command_line)
     for direction, judged in result["translation"].items():
         print(f"{direction}: {judged['count']} drawings classified as {judged['target']}: originals "
-              f"{judged['baseline']:.3f}, translations {judged['translated']:.3f} (3 SE above the originals: "
-              f"{'yes' if judged['above_baseline'] else 'no'})")
+              f"{judged['baseline']:.3f}, translations {judged['translated']:.3f}, permuted translations "
+              f"{judged['permuted']:.3f}, chance {judged['chance']:.3f}; flips to the target (3 SE above all three): "
+              f"{'yes' if judged['flips'] else 'no'}")
     print(f"report: {report}")
 
 

@@ -194,15 +194,26 @@ def evaluate_pixel_model(model, classifier: SketchClassifier, splits: StrokeSpli
     return {**references, "samples": {"prior": judged}, "images": images}
 
 
-def judge_translation(classifier: SketchClassifier, originals, translations, target: int,
-                      line_width: float | None = 2.0) -> dict[str, Any]:
-    """Does translating drawings make the judge see the target category? The fraction of `translations` classified
-    as `target` against the fraction of their `originals` (the judge's own error on the source category: the
-    baseline) and against chance (1 / classes); both images (N, C, S, S) in [-1, 1], lines `line_width` wide.
+def permute_pixels(images: torch.Tensor, seed: int = 0) -> torch.Tensor:
+    """Each image (N, C, H, W) with its pixel positions shuffled (one seeded permutation per image, the same for all
+    its channels): the same ink and colour histogram, no shape. The control of `judge_translation`."""
+    n, channels, height, width = images.shape
+    order = torch.rand(n, height * width, generator=torch.Generator().manual_seed(seed)).argsort(dim=1)
+    flat = images.reshape(n, channels, height * width)
+    return flat.gather(2, order[:, None].expand(-1, channels, -1).to(flat.device)).reshape(images.shape)
 
-    "above" means more than 3 binomial standard errors: for the baseline, of the difference of two fractions each
-    measured on n images (unpooled; pairing the same drawings would only make it smaller); for chance, a known rate,
-    of the translated fraction under it."""
+
+def judge_translation(classifier: SketchClassifier, originals, translations, target: int,
+                      line_width: float | None = 2.0, seed: int = 0) -> dict[str, Any]:
+    """Does translating drawings make the judge see the target category? The fraction of `translations` classified
+    as `target` against three references: the fraction of their `originals` (the judge's own error on the source
+    category: the baseline), chance (1 / classes), and the fraction of the translations with their pixels permuted
+    (`permute_pixels`, seeded: the control, what ink amount and grey levels alone earn); both images (N, C, S, S) in
+    [-1, 1], lines `line_width` wide. The translations "flip to the target" only when above all three.
+
+    "above" means more than 3 binomial standard errors: for the baseline and the control, of the difference of two
+    fractions each measured on n images (unpooled; pairing the same drawings would only make it smaller); for
+    chance, a known rate, of the translated fraction under it."""
     n = len(originals)
     if n == 0 or len(translations) != n:
         raise DataError(f"{n} originals and {len(translations)} translations: need the same number, at least one")
@@ -211,14 +222,20 @@ def judge_translation(classifier: SketchClassifier, originals, translations, tar
         return float((classifier.classify_images(images, source_line_width=line_width).argmax(axis=1)
                       == target).mean())
 
+    def difference_error(first: float, second: float) -> float:
+        return math.sqrt((first * (1 - first) + second * (1 - second)) / n)
+
     baseline, translated = as_target(originals), as_target(translations)
+    permuted = as_target(permute_pixels(translations, seed))
     chance = 1 / classifier.config.num_classes
-    error = math.sqrt((baseline * (1 - baseline) + translated * (1 - translated)) / n)
+    error, control_error = difference_error(baseline, translated), difference_error(permuted, translated)
     chance_error = math.sqrt(chance * (1 - chance) / n)
+    above = {"above_baseline": translated - baseline > 3 * error,
+             "above_chance": translated - chance > 3 * chance_error,
+             "above_control": translated - permuted > 3 * control_error}
     return {"count": n, "target": (classifier.config.class_names or [str(target)])[target], "baseline": baseline,
-            "translated": translated, "standard_error": error, "above_baseline": translated - baseline > 3 * error,
-            "chance": chance, "chance_standard_error": chance_error,
-            "above_chance": translated - chance > 3 * chance_error}
+            "translated": translated, "standard_error": error, "chance": chance, "chance_standard_error": chance_error,
+            "permuted": permuted, "control_standard_error": control_error, **above, "flips": all(above.values())}
 
 
 def translate_all(model, images: torch.Tensor, direction: str, batch_size: int = 64) -> torch.Tensor:
@@ -227,14 +244,16 @@ def translate_all(model, images: torch.Tensor, direction: str, batch_size: int =
 
 
 def evaluate_translation(model, classifier: SketchClassifier, domain_a, domain_b, target_a: int, target_b: int,
-                         line_width: float | None = 2.0) -> dict[str, Any]:
+                         line_width: float | None = 2.0, seed: int = 0) -> dict[str, Any]:
     """A CycleGAN's held-out images of both domains (N, C, S, S) translated A -> B and B -> A, each direction
     judged by `judge_translation` with the other domain's category (the classifier's index `target_b` / `target_a`)
-    as the target. The originals and translations are kept under "pairs" for the report's grid."""
+    as the target (`seed`: the permuted control's). The originals and translations are kept under "pairs" for the
+    report's grid."""
     result: dict[str, Any] = {"translation": {}, "pairs": {}}
     for direction, originals, target in (("AtoB", domain_a, target_b), ("BtoA", domain_b, target_a)):
         translations = translate_all(model, originals, direction)
-        result["translation"][direction] = judge_translation(classifier, originals, translations, target, line_width)
+        result["translation"][direction] = judge_translation(classifier, originals, translations, target,
+                                                             line_width, seed)
         result["pairs"][direction] = (originals, translations)
     return result
 

@@ -189,14 +189,25 @@ def _translation_lines(result: dict[str, Any], out: Path) -> list[str]:
 
     lines = ["## Translation judged by the classifier", "",
              "Each domain's test drawings translated into the other domain, originals and translations classified: "
-             "how often the classifier calls them the target category (the other domain's). The originals' rate is "
-             "the baseline, the classifier's own error; \"above\" means by more than 3 binomial standard errors "
-             "(SE: of the difference for the baseline, of the translated fraction at chance for chance).", ""]
+             "how often the classifier calls them the target category (the other domain's). Three references: the "
+             "originals' rate (the baseline, the classifier's own error), chance, and the permuted control (each "
+             "translation with its pixels shuffled: the same ink and grey levels, no shape). The translations flip to "
+             "the target when they beat all three by more than 3 binomial standard errors (SE: of the difference for "
+             "the baseline and the control, of the translated fraction at chance for chance).", ""]
+
+    def beats(judged: dict[str, Any], reference: str) -> str:
+        return "yes" if judged[f"above_{reference}"] else "no"
+
     rows = [[direction, judged["target"], judged["count"], judged["baseline"], judged["translated"],
-             judged["standard_error"], "yes" if judged["above_baseline"] else "no", judged["chance"],
-             "yes" if judged["above_chance"] else "no"] for direction, judged in result["translation"].items()]
+             judged["permuted"], judged["chance"],
+             f"{beats(judged, 'baseline')} / {beats(judged, 'control')} / {beats(judged, 'chance')}",
+             "yes" if judged["flips"] else "no"] for direction, judged in result["translation"].items()]
     lines += _table(["direction", "target", "drawings", "originals as target (baseline)", "translations as target",
-                     "SE", "above baseline + 3 SE", "chance", "above chance + 3 SE"], rows)
+                     "permuted translations as target (control)", "chance",
+                     "> baseline / control / chance + 3 SE", "flips to the target"], rows)
+    lines += ["SE of the difference from the baseline, from the control, and at chance: " + "; ".join(
+        f"{direction} {judged['standard_error']:.3f}, {judged['control_standard_error']:.3f}, "
+        f"{judged['chance_standard_error']:.3f}" for direction, judged in result["translation"].items()) + ".", ""]
     if "pairs" not in result:
         return lines
     (a, a_to_b), (b, b_to_a) = result["pairs"]["AtoB"], result["pairs"]["BtoA"]
