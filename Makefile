@@ -9,8 +9,9 @@ TCMALLOC := $(firstword $(wildcard /usr/lib/*/libtcmalloc_minimal.so.4))
 RUN := $(if $(TCMALLOC),LD_PRELOAD=$(TCMALLOC)) $(PY) -m sketchlab
 
 DEMO_OUT ?= runs/demo
-# About 0.6 s a step on 2 CPU cores: 600 steps take ~6 minutes. `make demo DEMO_STEPS=5000` continues the same run.
-DEMO_STEPS ?= 600
+# About 0.12 s a step on 2 CPU cores: 3,000 steps take ~6 minutes. `make demo DEMO_STEPS=6000` continues the same run.
+DEMO_STEPS ?= 3000
+JUDGED = $(DEMO_OUT)/judged
 
 .PHONY: demo test venv browser bench clean
 
@@ -24,16 +25,18 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: venv
-	$(RUN) train --data aaron_sheep --out-dir $(DEMO_OUT) --steps $(DEMO_STEPS) --resume \
-		--enc-hidden 128 --dec-hidden 256 --z-size 64 --num-mixture 10 --batch-size 50 --kl-decay-rate 0.997 \
-		--eval-every 100 --save-every 100 --image-every 200
-	$(RUN) sample --model $(DEMO_OUT)/best --n 25 --temperature 0.3 --seed 1 --out $(DEMO_OUT)/samples.svg
-	$(RUN) sample --model $(DEMO_OUT)/best --n 1 --temperature 0.3 --seed 2 --out $(DEMO_OUT)/sheep.gif
-	$(RUN) reconstruct --model $(DEMO_OUT)/best --data aaron_sheep --index 0,1,2,3 --out $(DEMO_OUT)/reconstructions.svg
-	$(RUN) interpolate --model $(DEMO_OUT)/best --data aaron_sheep --from 0 --to 1 --steps 8 --out $(DEMO_OUT)/interpolation.svg
+	$(RUN) train --data aaron_sheep --out-dir $(DEMO_OUT) --steps $(DEMO_STEPS) --resume --seed 0 \
+		--no-conditional --dec-hidden 256 --num-mixture 10 --batch-size 50 --max-seq-len 100 \
+		--eval-every 250 --save-every 250 --image-every 500
+	$(RUN) sample --model $(DEMO_OUT) --n 25 --temperature 0.5 --seed 1 --out $(DEMO_OUT)/samples.svg
+	$(RUN) sample --model $(DEMO_OUT) --n 1 --temperature 0.5 --seed 2 --out $(DEMO_OUT)/sheep.gif
+	$(RUN) evaluate --model $(DEMO_OUT) --classifier doodle-judge --data aaron_sheep --class sheep \
+		--sample-temperatures 0.3,0.5,0.8 --n-samples 200 --seed 0 --out $(JUDGED)
 	$(RUN) sample --model sheep --n 25 --temperature 0.3 --seed 1 --out $(DEMO_OUT)/zoo_sheep.svg
-	@echo "samples: $(DEMO_OUT)/samples.svg (the demo run), $(DEMO_OUT)/zoo_sheep.svg (the shipped sheep model)"
-	@echo "TensorBoard: $(VENV)/bin/tensorboard --logdir $(DEMO_OUT)/tb   studio: $(RUN) serve --model $(DEMO_OUT)"
+	$(RUN) reconstruct --model sheep --data aaron_sheep --index 0,1,2,3 --out $(DEMO_OUT)/zoo_reconstructions.svg
+	$(RUN) interpolate --model sheep --data aaron_sheep --from 0 --to 1 --steps 8 --out $(DEMO_OUT)/zoo_interpolation.svg
+	@echo "samples: $(DEMO_OUT)/samples.svg (the demo run; judged in $(JUDGED)/report.md), $(DEMO_OUT)/zoo_sheep.svg (the shipped sheep model)"
+	@echo "TensorBoard: $(VENV)/bin/tensorboard --logdir $(DEMO_OUT)/tb   studio: $(RUN) serve --model $(DEMO_OUT) --model sheep"
 
 # The studio's end-to-end test drives Debian's Chromium (Playwright cannot download browsers here).
 browser:
