@@ -86,14 +86,15 @@ def test_sketch_rnn_test_losses_equal_the_card(name, card_data):
 
 @pytest.mark.parametrize("name", [n for n in SKETCH_RNNS if MODELS[n].card.get("recognizability")])
 def test_samples_are_recognised_as_the_category_above_chance(name):
-    """The judge calls more samples the category than chance would: by at least 3 binomial standard errors."""
+    """Well above chance: the judge calls at least three times as many samples the category as chance would, and
+    more than 3 binomial standard errors above it."""
     card = MODELS[name].card["recognizability"]
     judge = SketchClassifier.from_pretrained(card["judge"])
     target = classifier_labels(judge, ["data"], card["category"])
     n, chance = 500, 1 / judge.config.num_classes
     samples = load_model(name).sample(n, temperature=card["temperature"], seed=7)  # not the card's seed
     score = target_recognizability(judge.classify(samples), target)
-    assert score["fraction_correct"] > chance + 3 * (chance * (1 - chance) / n) ** 0.5, score
+    assert score["fraction_correct"] > max(3 * chance, chance + 3 * (chance * (1 - chance) / n) ** 0.5), score
 
 
 def test_cli_uses_zoo_names_and_lists_the_zoo(capsys, tmp_path):
