@@ -216,14 +216,26 @@ def test_checkpointed_decoder_gives_the_same_loss_and_gradients(cell):
     recurrent dropout, whose masks are drawn again in the backward pass from the replayed RNG."""
     dropout = 0.0 if cell == "lstm" else 0.3
     batch = make_batch(random_sketches([17, 9, 20, 4]), 20)
-    results = []
+    results, cell_calls, kept_numbers = [], [], []
     for chunk in (0, 6):
         model = tiny(cell=cell, recurrent_dropout=dropout, checkpoint_steps=chunk)
+        calls, kept = [], []
+        model.cell.register_forward_hook(lambda module, inputs, output: calls.append(inputs[0].shape[1]))
+
+        def keep(tensor):
+            kept.append(tensor.numel())
+            return tensor
+
         torch.manual_seed(3)
-        loss = model.training_step(batch, step=0)["loss"]
+        with torch.autograd.graph.saved_tensors_hooks(keep, lambda tensor: tensor):
+            loss = model.training_step(batch, step=0)["loss"]
         loss.backward()
         results.append((loss.item(), [p.grad for p in model.parameters()]))
+        cell_calls.append(calls)
+        kept_numbers.append(sum(kept))
     (loss_kept, grads_kept), (loss_recomputed, grads_recomputed) = results
+    assert cell_calls == [[20], [6, 6, 6, 2]]  # the forward pass in chunks of 6 steps
+    assert kept_numbers[1] < kept_numbers[0] / 2  # and the cells' activations not kept for the backward pass
     assert loss_recomputed == loss_kept
     for kept, recomputed in zip(grads_kept, grads_recomputed):
         torch.testing.assert_close(recomputed, kept, rtol=1e-5, atol=1e-7)
