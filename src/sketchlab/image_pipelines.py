@@ -203,11 +203,15 @@ def load_translation_model(path: str | Path, device: str = "cpu") -> CycleGAN:
     return load_saved(path, {CycleGAN.model_name: CycleGAN}, "a cyclegan", device)
 
 
+def _domain_channels(model: CycleGAN, domain: str) -> int:
+    return model.config.channels_a if domain == "a" else model.config.channels_b
+
+
 def domain_data(model: CycleGAN, spec: str, domain: str, split: str = "test"):
     """The images of `spec` (any `--data` of `load_image_data`) as the model's domain `domain` ("a" or "b") was
     trained on: stroke data's `split` rasterized at the model's size, pictures resized to it. A DataError when
     there are none, or when stroke data (grayscale) meets a domain of colour pictures."""
-    channels = model.config.channels_a if domain == "a" else model.config.channels_b
+    channels = _domain_channels(model, domain)
     if channels != 1 and _picture_folder(spec, model.config.image_size) is None:
         raise DataError(f"domain {domain.upper()} of this model is colour pictures: {spec} holds drawings (grayscale)")
     dataset = load_image_data(spec, model.config.image_size, channels, split)
@@ -225,7 +229,7 @@ def translation_inputs(model: CycleGAN, direction: str, files: list[str] | None 
         raise DataError("give either picture FILEs or --data (drawings or pictures), one of the two")
     source = "a" if direction == "AtoB" else "b"
     if files:
-        return load_images(files, model.config.image_size, getattr(model.config, f"channels_{source}"))
+        return load_images(files, model.config.image_size, _domain_channels(model, source))
     if n < 1:
         raise DataError(f"--n must be at least 1, got {n}")
     return domain_data(model, data, source, split).images(slice(0, n))

@@ -16,6 +16,7 @@ from sketchlab.errors import CheckpointError
 
 ZOO_DIR = Path(__file__).resolve().parent
 CARD_FILE = "card.json"
+BUILD_KEYS = {"inputs", "out", "valid_fraction", "test_fraction"}  # one `sketchlab data build` of a data recipe
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ def recipe_builds(card: dict[str, Any]) -> list[dict[str, Any]]:
     data, not shell text, so a test can rebuild the very test split the card's figures were computed on.
     """
     builds = card.get("data_recipe") or []
-    if not isinstance(builds, list) or not all(isinstance(b, dict) and {"inputs", "out"} <= b.keys() for b in builds):
+    if not isinstance(builds, list) or not all(isinstance(b, dict) and BUILD_KEYS <= b.keys() for b in builds):
         raise CheckpointError(f"the zoo model {card.get('name')!r} has a data_recipe that is not a list of builds")
     return builds
 
@@ -85,8 +86,7 @@ def recipe_commands(card: dict[str, Any]) -> list[str]:
         return f'"$SKETCHLAB_DATA/{path}"'
 
     return [" ".join(["sketchlab data build", *map(quoted, build["inputs"]), "--out", build["out"],
-                      "--valid-fraction", str(build.get("valid_fraction", 0.05)),
-                      "--test-fraction", str(build.get("test_fraction", 0.05))])
+                      "--valid-fraction", str(build["valid_fraction"]), "--test-fraction", str(build["test_fraction"])])
             for build in recipe_builds(card)]
 
 
@@ -96,5 +96,5 @@ def rebuild_data(card: dict[str, Any], data_dir: Path, root: Path) -> Path:
 
     for build in recipe_builds(card):
         build_npz([data_dir / path for path in build["inputs"]], root / build["out"],
-                  valid_fraction=build.get("valid_fraction", 0.05), test_fraction=build.get("test_fraction", 0.05))
+                  valid_fraction=build["valid_fraction"], test_fraction=build["test_fraction"])
     return root / card["data"]
