@@ -44,7 +44,10 @@ class ScriptedDecoder(torch.nn.Module):
         # state: (sketch id, steps taken)
         return torch.stack([torch.arange(n, dtype=torch.float32), torch.zeros(n)], dim=1)
 
-    def decode(self, inputs, z, state):
+    def latent_gates(self, z):
+        return None
+
+    def decode_given_gates(self, inputs, z_gates, state):
         self.batch_sizes.append(len(state))
         state = state + torch.tensor([0.0, 1.0])
         return state.unsqueeze(1), state

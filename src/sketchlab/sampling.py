@@ -104,13 +104,15 @@ def decode(model, z: torch.Tensor | None, n: int, temperature: float = 0.65,
     rows = torch.zeros(n, max_len, 5, device=device)
     rows[:, :, 4] = 1  # unfinished rows read as end-of-sketch padding
     active = torch.arange(n, device=device)
+    z_gates = model.latent_gates(z)
     for t in range(max_len):
-        out, state = model.decode(inputs, None if z is None else z[active], state)
+        out, state = model.decode_given_gates(inputs, z_gates, state)
         point = next_points(model.split_params(out[:, -1]), temperature, generator)
         rows[active, t] = point
         drawing = point[:, 2 + END_OF_SKETCH] == 0
         if not drawing.all():
             active, state, point = active[drawing], state[drawing], point[drawing]
+            z_gates = None if z_gates is None else z_gates[drawing]
             if len(active) == 0:
                 break
         inputs = point.unsqueeze(1)

@@ -45,6 +45,27 @@ def test_running_in_pieces_equals_running_at_once(name):
     torch.testing.assert_close(end, final)
 
 
+@pytest.mark.parametrize("name", CELL_OPTIONS)
+def test_a_constant_input_given_as_gates_equals_the_input_at_every_step(name):
+    """The decoder's z given once as its share of the gates (as the sampler does): the same outputs, final state and
+    gradients as z concatenated to every step's input."""
+    torch.manual_seed(5)
+    cell = make_cell(name, INPUT + 3, HIDDEN, **CELL_OPTIONS[name])
+    x, constant = torch.randn(2, 6, INPUT, requires_grad=True), torch.randn(2, 3, requires_grad=True)
+    state = torch.randn(2, cell.state_size, requires_grad=True)
+    inputs = [x, constant, state, *cell.parameters()]
+
+    def outputs_and_gradients(outputs, new_state):
+        loss = (outputs * torch.linspace(-1, 1, HIDDEN)).sum() + (new_state.square() * 0.3).sum()
+        return outputs, new_state, torch.autograd.grad(loss, inputs, allow_unused=True)
+
+    joined = outputs_and_gradients(*cell(torch.cat([x, constant.unsqueeze(1).expand(-1, 6, -1)], dim=2), state))
+    split = outputs_and_gradients(*cell(x, state, constant_gates=cell.constant_gates(constant)))
+    torch.testing.assert_close(split[:2], joined[:2])
+    for got, expected in zip(split[2], joined[2]):
+        torch.testing.assert_close(got, expected)
+
+
 def test_make_cell_names_the_valid_cells():
     assert isinstance(make_cell("lstm", 3, 4), FusedLSTM)
     assert isinstance(make_cell("layernorm", 3, 4), LayerNormLSTM)

@@ -162,7 +162,8 @@ def test_learning_rate_schedule():
 @pytest.mark.parametrize("conditional", [True, False])
 @pytest.mark.parametrize("cell", CELLS)
 def test_shapes_and_step_by_step_decoding(cell, conditional):
-    """The sampler decodes one step per call and feeds the state back: that must equal teacher forcing."""
+    """The sampler decodes one step per call, z's gates computed once, and feeds the state back: that must equal
+    teacher forcing."""
     model = tiny(cell=cell, conditional=conditional).eval()
     batch = make_batch(random_sketches([6, 4, 9]), 9)
     strokes, lengths = batch["strokes"], batch["lengths"]
@@ -180,9 +181,9 @@ def test_shapes_and_step_by_step_decoding(cell, conditional):
     params = model.split_params(out)
     assert params.logit_pi.shape == params.rho.shape == (3, 9, 3) and params.pen_logits.shape == (3, 9, 3)
     assert (params.sigma_x > 0).all() and (params.rho.abs() < 1).all()
-    steps = []
+    steps, z_gates = [], model.latent_gates(z)
     for t in range(9):
-        step_out, state = model.decode(strokes[:, t : t + 1], z, state)
+        step_out, state = model.decode_given_gates(strokes[:, t : t + 1], z_gates, state)
         steps.append(step_out)
     torch.testing.assert_close(torch.cat(steps, dim=1), out)
 
