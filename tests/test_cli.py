@@ -164,6 +164,22 @@ def test_torchrun_on_two_processes_trains_like_one_process_on_the_global_batch(t
     assert len(state["data_state"]) == 2  # one data state per process, for an exact resume
 
 
+@pytest.mark.skipif(not any(shutil.which(c) for c in ("g++", "c++", "clang++")),
+                    reason="torch.compile on a CPU needs a C++ compiler")
+def test_compiled_training_gives_the_eager_losses(tmp_path, sheep_path):
+    """`--compile`: a conditional model (the encoder's packed LSTM left to eager mode, the VAE noise drawn from torch's
+    generator) trains with the losses of an eager run."""
+    def losses(out, *extra):
+        run_cli("train", "--data", sheep_path, "--out-dir", out, "--steps", 3, "--log-every", 1, "--eval-every", 0,
+                "--save-every", 3, "--max-seq-len", 60, "--seed", 2, "--no-progress", "--no-tensorboard", *TINY, *extra)
+        lines = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+        return [line["train/loss"] for line in lines if "train/loss" in line]
+
+    eager, compiled = losses(tmp_path / "eager"), losses(tmp_path / "compiled", "--compile")
+    assert len(eager) == 3
+    assert compiled == pytest.approx(eager, rel=1e-5)
+
+
 def test_config_options_are_explained_by_the_configs_comments(capsys):
     with pytest.raises(SystemExit):
         main(["train", "--help"])

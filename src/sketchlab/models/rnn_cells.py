@@ -114,6 +114,7 @@ class FusedLSTM(nn.Module):
             outputs = pad_packed_sequence(packed, batch_first=True, total_length=x.shape[1])[0]
         return outputs, torch.cat([h[0], c[0]], dim=1)
 
+    @torch.compiler.disable  # a Python loop over the steps: compiled, every new length would compile it anew
     def _with_constant_gates(self, x: Tensor, state: Tensor, constant_gates: Tensor) -> tuple[Tensor, Tensor]:
         """`PackedLSTMFunction` over every sequence at full length, the constant input's gates as a bias per row."""
         batch, steps, _ = x.shape
@@ -124,6 +125,7 @@ class FusedLSTM(nn.Module):
             lstm.weight_ih_l0[:, : x.shape[-1]], lstm.weight_hh_l0, constant_gates.repeat(steps, 1))
         return outputs.view(steps, batch, -1).transpose(0, 1), torch.cat([h, c], dim=1)
 
+    @torch.compiler.disable  # a Python loop over the batch's lengths: compiled, every batch would compile it anew
     def _packed_lstm(self, packed: PackedSequence, hx: tuple[Tensor, Tensor],
                      ) -> tuple[PackedSequence, tuple[Tensor, Tensor]]:
         """What `self.lstm(packed, hx)` returns, computed by `PackedLSTMFunction`."""

@@ -69,7 +69,7 @@ class TrainConfig:
     save_every: int = 500  # checkpoint 'last'; also always at the end
     resume: bool = False
     amp: str = "none"  # none | bf16 | fp16 (fp16 uses a GradScaler; bf16 autocast works on CPU and CUDA)
-    compile: bool = False  # torch.compile the model's step (optional speed-up)
+    compile: bool = False  # torch.compile the model's step (no faster for Sketch-RNN on a CPU; see benchmarks/README.md)
     tensorboard: bool = True
     progress: bool = True
 
@@ -195,6 +195,11 @@ class Trainer:
                 step, device_ids=device_ids, find_unused_parameters=len(self.optimizers) > 1
             )
         if self.config.compile:
+            import torch._inductor.config as inductor_config
+
+            # Random draws inside the compiled step (a VAE's noise, dropout) then come from torch's generator as in
+            # eager mode, so a compiled run gives an eager run's losses and resumes exactly.
+            inductor_config.fallback_random = True
             step = torch.compile(step)
         return step
 
