@@ -99,7 +99,8 @@ class FusedLSTM(nn.Module):
     def constant_gates(self, constant: Tensor) -> Tensor:
         """The gates' share (B, 4H) of the trailing input features `constant` (B, k), the biases included."""
         lstm = self.lstm
-        return torch.addmm(lstm.bias_ih_l0 + lstm.bias_hh_l0, constant, trailing_columns(lstm.weight_ih_l0, constant).t())
+        weight = trailing_columns(lstm.weight_ih_l0, constant)
+        return torch.addmm(lstm.bias_ih_l0 + lstm.bias_hh_l0, constant, weight.t())
 
     def forward(self, x: Tensor, state: Tensor, lengths: Tensor | None = None,
                 constant_gates: Tensor | None = None) -> tuple[Tensor, Tensor]:
@@ -166,7 +167,7 @@ class PackedLSTMFunction(torch.autograd.Function):
             h = torch.mul(o, torch.tanh(c, out=tanh_cs[rows]), out=hs[rows])
             h_n[ending], c_n[ending] = h[ending], c[ending]
         ctx.batch_sizes = batch_sizes
-        ctx.bias_per_step = bias.dim() == 1
+        ctx.shared_bias = bias.dim() == 1
         ctx.save_for_backward(x, h0, c0, weight_ih, weight_hh, gates, hs, cs, tanh_cs)
         return hs, h_n, c_n
 
@@ -195,7 +196,7 @@ class PackedLSTMFunction(torch.autograd.Function):
                                                   zip(steps, steps[1:]))])
         d_x = d_gates @ weight_ih if ctx.needs_input_grad[0] else None
         d_h0 = d_gates[steps[0][0]] @ weight_hh if ctx.needs_input_grad[2] else None
-        d_bias = d_gates.sum(0) if ctx.bias_per_step else d_gates
+        d_bias = d_gates.sum(0) if ctx.shared_bias else d_gates
         return d_x, None, d_h0, dc, d_gates.t() @ x, d_gates.t() @ h_prev, d_bias
 
 

@@ -69,7 +69,7 @@ class TrainConfig:
     save_every: int = 500  # checkpoint 'last'; also always at the end
     resume: bool = False
     amp: str = "none"  # none | bf16 | fp16 (fp16 uses a GradScaler; bf16 autocast works on CPU and CUDA)
-    compile: bool = False  # torch.compile the model's step (no faster for Sketch-RNN on a CPU; see benchmarks/README.md)
+    compile: bool = False  # torch.compile the model's step (on a CPU no faster for Sketch-RNN: benchmarks/README.md)
     tensorboard: bool = True
     progress: bool = True
 
