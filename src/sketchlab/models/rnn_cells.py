@@ -123,7 +123,8 @@ class FusedLSTM(nn.Module):
         lstm = self.lstm
         outputs, h, c = PackedLSTMFunction.apply(
             x.transpose(0, 1).reshape(steps * batch, -1), [batch] * steps, h0, c0,
-            lstm.weight_ih_l0[:, : x.shape[-1]], lstm.weight_hh_l0, constant_gates.repeat(steps, 1))
+            lstm.weight_ih_l0[:, : x.shape[-1]], lstm.weight_hh_l0,
+            constant_gates.expand(steps, -1, -1).reshape(steps * batch, -1))  # no copy for one step, as sampling runs
         return outputs.view(steps, batch, -1).transpose(0, 1), torch.cat([h, c], dim=1)
 
     @torch.compiler.disable  # a Python loop over the batch's lengths: compiled, every batch would compile it anew
