@@ -27,7 +27,8 @@ class LoopLSTM(nn.Module):
         self.cell = nn.LSTMCell(input_size, hidden_size)
 
     def forward(self, x: torch.Tensor, state: torch.Tensor, lengths: torch.Tensor | None = None,
-                ) -> tuple[torch.Tensor, torch.Tensor]:
+                constant_gates: None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """`constant_gates` is never given: an lstm decoder trains on z joined to every input."""
         h, c = state.chunk(2, dim=1)
         outputs, cells = [], []
         for x_t in x.unbind(1):
