@@ -49,7 +49,7 @@ def baseline_imagedraw_1x(drawings, size: int, line_width: float, margin: float 
     width = max(1, round(line_width))
     for i, d in enumerate(drawings):
         lines = strokes_to_lines(d)
-        scale, ox, oy = render._fit(lines, size, size, margin)
+        scale, ox, oy = render.fit_to_canvas(lines, size, size, margin)
         image = Image.new("L", (size, size), 0)
         draw = ImageDraw.Draw(image)
         for line in lines:
