@@ -19,6 +19,7 @@ RUNS = {
     "sample_throughput.py": (["--n", "20", "--baseline-n", "2", "--repeats", "1"], "speed-up of batched decoding"),
     "train_footprint.py": (["--steps", "1", "--batch", "4"], "step time, steps alternated"),
     "raster_throughput.py": (["--n", "60", "--repeats", "1"], "mean |rasterize - render_image|"),
+    "device_throughput.py": (["--device", "cpu", "--batch", "4", "--max-batch", "8", "--steps", "1"], "batch      8:"),
 }
 
 
