@@ -124,7 +124,7 @@ class ImageStub:
 
 
 def test_pixel_model_images_go_straight_to_the_classifier(shape_classifier, shape_splits, tmp_path):
-    from sketchlab.data.raster import RasterSketchDataset
+    from sketchlab.data.raster import RasterSketchDataset, raster_line_width
     from sketchlab.evaluation import evaluate_pixel_model
     from sketchlab.metrics.report import write_report
 
@@ -137,6 +137,13 @@ def test_pixel_model_images_go_straight_to_the_classifier(shape_classifier, shap
     # The test drawings rendered at 64x64 and shrunk by the classifier look like its own 28x28 renderings.
     assert faithful["samples"]["prior"]["frechet"] < 0.2 * noise["samples"]["prior"]["frechet"]
     assert faithful["samples"]["prior"]["precision"] > noise["samples"]["prior"]["precision"]
+    # So do they rendered at 32x32 with the thinner lines a 32-pixel model trains on.
+    small = RasterSketchDataset(shape_splits.test, shape_splits.test_labels, size=32,
+                                line_width=raster_line_width(32)).images(slice(None))
+    faithful_small = evaluate_pixel_model(ImageStub(small), classifier, shape_splits, targets, n_samples=len(small))
+    # (Judged as if their lines were 2 pixels wide, as before, their Frechet distance was 604, that of noise 629.)
+    assert faithful_small["samples"]["prior"]["frechet"] < 0.2 * noise["samples"]["prior"]["frechet"]
+    assert faithful_small["samples"]["prior"]["precision"] > noise["samples"]["prior"]["precision"]
     report = write_report(faithful, tmp_path / "pixel")
     assert (tmp_path / "pixel" / "samples.png").is_file() and "prior" in report.read_text()
 
@@ -159,8 +166,7 @@ def test_evaluate_takes_a_pixel_model(runs, shape_files, tmp_path, capsys):
 @pytest.fixture(scope="module")
 def circles_and_squares(shape_splits):
     """All 25 real circle and square doodles of the shared data, rasterized 32x32 as a CycleGAN trains on them."""
-    from sketchlab.data.raster import RasterSketchDataset
-    from sketchlab.image_pipelines import raster_line_width
+    from sketchlab.data.raster import RasterSketchDataset, raster_line_width
 
     drawings = shape_splits.train + shape_splits.test
     labels = np.concatenate([shape_splits.train_labels, shape_splits.test_labels])

@@ -395,7 +395,8 @@ def _evaluate_translation(args: argparse.Namespace, classifier, folder: Path) ->
     """`evaluate` of a CycleGAN: both domains' test drawings, rasterized as it was trained, translated and judged."""
     from sketchlab.errors import DataError
     from sketchlab.evaluation import classifier_summary, domain_class, evaluate_translation, model_summary
-    from sketchlab.image_pipelines import domain_data, load_translation_model, raster_line_width
+    from sketchlab.data.raster import raster_line_width
+    from sketchlab.image_pipelines import domain_data, load_translation_model
     from sketchlab.metrics.report import write_report
 
     if args.data is not None or args.class_name is not None or not (args.data_a and args.data_b):

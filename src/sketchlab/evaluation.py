@@ -21,7 +21,7 @@ import torch
 
 from sketchlab.data.datasets import StrokeDataset, iter_batches
 from sketchlab.data.npz import StrokeSplits
-from sketchlab.data.raster import ImageBatches, iter_image_batches
+from sketchlab.data.raster import ImageBatches, iter_image_batches, raster_line_width
 from sketchlab.errors import DataError
 from sketchlab.metrics import (
     DEFAULT_TEMPERATURES,
@@ -186,11 +186,13 @@ def evaluate_sketch_rnn(model: SketchRNN, classifier: SketchClassifier, splits: 
 def evaluate_pixel_model(model, classifier: SketchClassifier, splits: StrokeSplits, targets: np.ndarray,
                          n_samples: int = 200, seed: int = 0) -> dict[str, Any]:
     """A pixel model's generated images (`model.generate`, in [-1, 1], ink bright) judged against the real drawings
-    of `splits` as `evaluate_sketch_rnn` judges samples. The images are kept under "images"."""
+    of `splits` as `evaluate_sketch_rnn` judges samples, their lines taken to be as wide as the rasterized sketches
+    such a model trains on at their size (`raster_line_width`). The images are kept under "images"."""
     references, real_features = real_references(classifier, splits, targets, np.random.default_rng(seed))
     images = model.generate(n_samples, seed=seed)
-    judged = judge_generated(classifier.classify_images(images), classifier.embed_images(images), real_features,
-                             targets)
+    line_width = raster_line_width(images.shape[-1])
+    judged = judge_generated(classifier.classify_images(images, source_line_width=line_width),
+                             classifier.embed_images(images, source_line_width=line_width), real_features, targets)
     return {**references, "samples": {"prior": judged}, "images": images}
 
 

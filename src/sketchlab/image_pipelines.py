@@ -19,7 +19,7 @@ import torch
 
 from sketchlab.data.images import ImageFolderDataset, PairedImageBatches, load_images
 from sketchlab.data.npz import StrokeSplits
-from sketchlab.data.raster import ImageBatches, RasterSketchDataset, iter_image_batches
+from sketchlab.data.raster import ImageBatches, RasterSketchDataset, iter_image_batches, raster_line_width
 from sketchlab.errors import ConfigError, DataError
 from sketchlab.models.began import BEGAN, BEGANConfig
 from sketchlab.models.cyclegan import CycleGAN, side_by_side
@@ -84,12 +84,6 @@ def _picture_folder(spec: str, size: int) -> Path | None:
 
         return render_openmoji(size=size).folder
     return None
-
-
-def raster_line_width(size: int) -> float:
-    """The stroke width of drawings rasterized for the pixel models: two pixels at 64x64 (Quick, Draw!'s look),
-    thinner in proportion on smaller images, at least one pixel."""
-    return max(1.0, size / 32)
 
 
 def _rasterized(splits: StrokeSplits, size: int, channels: int | None, split: str) -> RasterSketchDataset:

@@ -150,6 +150,12 @@ def _stroke_source(drawings, labels, split: str):
     return list(drawings), labels
 
 
+def raster_line_width(size: int) -> float:
+    """The stroke width of drawings rasterized for the pixel models: two pixels at 64x64 (Quick, Draw!'s look),
+    thinner in proportion on smaller images, at least one pixel."""
+    return max(1.0, size / 32)
+
+
 class RasterSketchDataset(torch.utils.data.Dataset):
     """Class-labelled bitmaps of stroke-3 drawings, rendered once by `rasterize` and kept in memory as uint8.
 

@@ -187,9 +187,13 @@ class SketchClassifier(Pretrained, nn.Module):
         return self._batched(images, prepare, self.predict_proba, batch_size, self.config.num_classes)
 
     @torch.no_grad()
-    def embed_images(self, images: Tensor, batch_size: int = 256) -> np.ndarray:
+    def embed_images(self, images: Tensor, batch_size: int = 256,
+                     source_line_width: float | None = 2.0) -> np.ndarray:
         """Penultimate features (N, feature_dim) of images as `prepare_images` takes them."""
-        return self._batched(images, self.prepare_images, self._eval_features, batch_size, self.config.feature_dim)
+        def prepare(chunk: Tensor) -> Tensor:
+            return self.prepare_images(chunk, source_line_width)
+
+        return self._batched(images, prepare, self._eval_features, batch_size, self.config.feature_dim)
 
     def _eval_features(self, images: Tensor) -> Tensor:
         was_training = self.training
