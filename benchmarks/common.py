@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import statistics
 import time
@@ -66,13 +67,17 @@ def sheep_batches(config: SketchRNNConfig, data: str = "aaron_sheep") -> tuple[S
                                  augment_stroke_prob=config.augment_stroke_prob)
 
 
-def training_step(model: SketchRNN, batches: StrokeBatches):
-    """A function that runs one optimiser step of `model`, as the engine does, on the batch given or the next one."""
+def training_step(model: SketchRNN, batches: StrokeBatches, amp: str = "none"):
+    """A function that runs one optimiser step of `model`, as the engine does, on the batch given or the next one
+    (`amp` "bf16": the forward pass under bf16 autocast)."""
     (optimizer, scheduler), = model.configure_optimizers()
     model.train()
+    device = next(model.parameters()).device
+    autocast = torch.autocast(device.type, torch.bfloat16) if amp == "bf16" else contextlib.nullcontext()
 
     def step(batch=None) -> None:
-        losses = model.training_step(batches.next_batch() if batch is None else batch, 0)
+        with autocast:
+            losses = model.training_step(batches.next_batch() if batch is None else batch, 0)
         optimizer.zero_grad()
         losses["loss"].backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), model.grad_clip)

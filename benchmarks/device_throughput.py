@@ -12,12 +12,11 @@ product, a training step three times its forward pass.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import time
 
 import numpy as np
 import torch
-from common import sheep_batches
+from common import sheep_batches, training_step
 from sample_throughput import random_model
 
 from sketchlab import sampling
@@ -52,20 +51,13 @@ def time_training(config: SketchRNNConfig, batch: int, steps: int, device: torch
     """Seconds a step and the batches' mean length, over `steps` steps after a warm-up step."""
     config, batches = sheep_batches(SketchRNNConfig(**{**config.__dict__, "batch_size": batch}))
     torch.manual_seed(0)
-    model = SketchRNN(config).to(device).train()
-    (optimizer, _), = model.configure_optimizers()
-    autocast = torch.autocast(device.type, torch.bfloat16) if amp == "bf16" else contextlib.nullcontext()
+    optimizer_step = training_step(SketchRNN(config).to(device), batches, amp)
     lengths = []
 
     def step() -> None:
         batch_data = {key: value.to(device, non_blocking=True) for key, value in batches.next_batch().items()}
         lengths.append(float(batch_data["lengths"].float().mean()))
-        with autocast:
-            loss = model.training_step(batch_data, 0)["loss"]
-        optimizer.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), model.grad_clip)
-        optimizer.step()
+        optimizer_step(batch_data)
 
     step()
     synchronize(device)

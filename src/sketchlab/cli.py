@@ -393,9 +393,9 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 def _evaluate_translation(args: argparse.Namespace, classifier, folder: Path) -> None:
     """`evaluate` of a CycleGAN: both domains' test drawings, rasterized as it was trained, translated and judged."""
+    from sketchlab.data.raster import raster_line_width
     from sketchlab.errors import DataError
     from sketchlab.evaluation import classifier_summary, domain_class, evaluate_translation, model_summary
-    from sketchlab.data.raster import raster_line_width
     from sketchlab.image_pipelines import domain_data, load_translation_model
     from sketchlab.metrics.report import write_report
 

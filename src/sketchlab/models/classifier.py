@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import torch
@@ -181,18 +182,14 @@ class SketchClassifier(Pretrained, nn.Module):
                         source_line_width: float | None = 2.0) -> np.ndarray:
         """Class probabilities (N, num_classes) of images as `prepare_images` takes them (lines
         `source_line_width` pixels wide)."""
-        def prepare(chunk: Tensor) -> Tensor:
-            return self.prepare_images(chunk, source_line_width)
-
+        prepare = partial(self.prepare_images, source_line_width=source_line_width)
         return self._batched(images, prepare, self.predict_proba, batch_size, self.config.num_classes)
 
     @torch.no_grad()
     def embed_images(self, images: Tensor, batch_size: int = 256,
                      source_line_width: float | None = 2.0) -> np.ndarray:
         """Penultimate features (N, feature_dim) of images as `prepare_images` takes them."""
-        def prepare(chunk: Tensor) -> Tensor:
-            return self.prepare_images(chunk, source_line_width)
-
+        prepare = partial(self.prepare_images, source_line_width=source_line_width)
         return self._batched(images, prepare, self._eval_features, batch_size, self.config.feature_dim)
 
     def _eval_features(self, images: Tensor) -> Tensor:

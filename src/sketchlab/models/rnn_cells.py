@@ -64,9 +64,10 @@ def dropout_masks(steps: int, shape: tuple[int, ...], p: float, training: bool, 
     return list(F.dropout(like.new_ones(steps, *shape), p).unbind(0))
 
 
-def trailing_columns(weight: Tensor, constant: Tensor) -> Tensor:
-    """The columns of an input weight (G, I) that multiply the trailing input features `constant` (B, k)."""
-    return weight[:, weight.shape[1] - constant.shape[1]:]
+def constant_product(constant: Tensor, weight: Tensor) -> Tensor:
+    """The share (B, G) of the trailing input features `constant` (B, k) in the product with an input weight (G, I):
+    its last k columns."""
+    return constant @ weight[:, weight.shape[1] - constant.shape[1]:].t()
 
 
 def input_gates(x: Tensor, weight: Tensor, constant_gates: Tensor | None) -> Tensor:
@@ -99,8 +100,7 @@ class FusedLSTM(nn.Module):
     def constant_gates(self, constant: Tensor) -> Tensor:
         """The gates' share (B, 4H) of the trailing input features `constant` (B, k), the biases included."""
         lstm = self.lstm
-        weight = trailing_columns(lstm.weight_ih_l0, constant)
-        return torch.addmm(lstm.bias_ih_l0 + lstm.bias_hh_l0, constant, weight.t())
+        return constant_product(constant, lstm.weight_ih_l0) + lstm.bias_ih_l0 + lstm.bias_hh_l0
 
     def forward(self, x: Tensor, state: Tensor, lengths: Tensor | None = None,
                 constant_gates: Tensor | None = None) -> tuple[Tensor, Tensor]:
@@ -320,7 +320,7 @@ class LayerNormLSTM(nn.Module):
 
     def constant_gates(self, constant: Tensor) -> Tensor:
         """The gates' share (B, 4H) of the trailing input features `constant` (B, k)."""
-        return constant @ trailing_columns(self.weight_ih.weight, constant).t()
+        return constant_product(constant, self.weight_ih.weight)
 
     def forward(self, x: Tensor, state: Tensor, constant_gates: Tensor | None = None) -> tuple[Tensor, Tensor]:
         batch, steps, _ = x.shape
@@ -384,7 +384,7 @@ class HyperLSTM(nn.Module):
     def constant_gates(self, constant: Tensor) -> Tensor:
         """The share (B, 4H + 4 hyper_hidden) of the trailing input features `constant` (B, k) in the main LSTM's
         gates and in the hyper LSTM's, side by side."""
-        return torch.cat([constant @ trailing_columns(weight, constant).t()
+        return torch.cat([constant_product(constant, weight)
                           for weight in (self.weight_ih.weight, self.hyper_weight_ih.weight)], dim=1)
 
     def forward(self, x: Tensor, state: Tensor, constant_gates: Tensor | None = None) -> tuple[Tensor, Tensor]:
