@@ -189,6 +189,20 @@ def test_lstm_over_lengths_matches_torch_on_the_packed_sequence():
         torch.testing.assert_close(got, expected)
 
 
+def test_lstm_over_lengths_runs_in_float32_under_bf16_autocast():
+    """Mixed-precision training (`--amp bf16`) runs the encoder under autocast: its packed LSTM must neither crash on
+    mixed dtypes nor change its results."""
+    cell = build("lstm")
+    generator = torch.Generator().manual_seed(7)
+    x, state = torch.randn(3, 6, INPUT, generator=generator), torch.randn(3, 2 * HIDDEN, generator=generator)
+    lengths = torch.tensor([6, 2, 4])
+    expected = cell(x, state, lengths)
+    with torch.autocast("cpu", torch.bfloat16):
+        got = cell(x, state, lengths)
+    assert all(t.dtype == torch.float32 for t in got)
+    torch.testing.assert_close(got, expected)
+
+
 def test_packed_lstm_function_passes_gradcheck():
     torch.manual_seed(3)
     batch_sizes = [3, 3, 2, 1]

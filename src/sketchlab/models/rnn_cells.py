@@ -154,7 +154,10 @@ class PackedLSTMFunction(torch.autograd.Function):
                 weight_hh: Tensor, bias: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         ctx.set_materialize_grads(False)  # the encoder reads only the final state: no zero gradients to add per step
         hidden = weight_hh.shape[1]
-        gates = torch.addmm(bias, x, weight_ih.t())
+        # Under autocast this product alone would come out bf16, and the per-step products add into it in place in
+        # the weights' float32: the layer runs in float32 whatever the autocast.
+        with torch.autocast(x.device.type, enabled=False):
+            gates = torch.addmm(bias, x, weight_ih.t())
         hs, cs, tanh_cs = (x.new_empty(len(x), hidden) for _ in range(3))
         h_n, c_n = torch.empty_like(h0), torch.empty_like(c0)
         h, c = h0, c0

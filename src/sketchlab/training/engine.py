@@ -68,7 +68,7 @@ class TrainConfig:
     image_every: int = 500  # model.log_images(step) -> TensorBoard images; 0 disables
     save_every: int = 500  # checkpoint 'last'; also always at the end
     resume: bool = False
-    amp: str = "none"  # none | bf16 | fp16 (fp16 uses a GradScaler; bf16 autocast works on CPU and CUDA)
+    amp: str = "none"  # none | bf16 | fp16 (fp16 uses a GradScaler; on a CPU for pixel models only: benchmarks/)
     compile: bool = False  # torch.compile the model's step (on a CPU no faster for Sketch-RNN: benchmarks/README.md)
     tensorboard: bool = True
     progress: bool = True
