@@ -14,15 +14,9 @@ from fastapi.testclient import TestClient
 from sketchlab.errors import DataError
 from sketchlab.models.sketch_rnn import SketchRNN, SketchRNNConfig
 from sketchlab.web import create_app, parse_model_spec
-from sketchlab.web.app import (
-    CANVAS_FILL,
-    MAX_BODY_BYTES,
-    MAX_POINTS,
-    Placement,
-    load_models,
-    measure_extent,
-    to_model_units,
-)
+from sketchlab.web.placement import CANVAS_FILL, Placement, measure_extent, to_model_units
+from sketchlab.web.schemas import MAX_BODY_BYTES, MAX_POINTS
+from sketchlab.web.server import load_models
 
 
 def square(x0: float = 100, y0: float = 120, side: float = 200, points_per_side: int = 20) -> list[list[float]]:

@@ -4,6 +4,8 @@
 (`sketchlab serve --model PATH`). FastAPI and uvicorn are imported only here, so the rest of sketchlab never needs them.
 """
 
-from sketchlab.web.app import ModelRegistry, create_app, parse_model_spec, serve
+from sketchlab.web.app import create_app
+from sketchlab.web.registry import ModelRegistry
+from sketchlab.web.server import parse_model_spec, serve
 
 __all__ = ["ModelRegistry", "create_app", "parse_model_spec", "serve"]

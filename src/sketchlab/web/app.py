@@ -46,372 +46,42 @@ time (a lock per model), so other requests are answered meanwhile.
 
 from __future__ import annotations
 
-import dataclasses
-import ipaddress
-import logging
-import math
-import re
-import threading
-from collections.abc import Callable, Mapping
+import io
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
 
 import numpy as np
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from sketchlab import render, sampling
-from sketchlab.data.strokes import simplify
-from sketchlab.errors import DataError, SketchlabError
+from sketchlab.errors import SketchlabError
 from sketchlab.models.sketch_rnn import SketchRNN
+from sketchlab.web.middleware import SECURITY_HEADERS, BodyLimit, error_list
+from sketchlab.web.placement import json_rows, placements_between, to_model_units
+from sketchlab.web.registry import ModelEntry, ModelRegistry, UnknownModel
+from sketchlab.web.scheduling import run_on_model
+from sketchlab.web.schemas import (
+    MAX_BODY_BYTES,
+    REQUEST_LIMITS,
+    CompleteRequest,
+    DrawingsResponse,
+    InterpolateRequest,
+    ModelsResponse,
+    ReconstructRequest,
+    RenderRequest,
+    SampleRequest,
+)
 
-log = logging.getLogger("sketchlab")
+# The studio's modules: schemas (request and response bodies, limits), registry (the models by name), placement
+# (canvas pixels <-> model units), scheduling (when a request runs on its model), middleware (body limit, headers,
+# error bodies), server (loading models, uvicorn) and this one (the routes). A new family of endpoints, such as
+# live streaming, belongs in a module of its own whose routes create_app adds.
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
-
-# ------------------------------------------------------------------------------------------------ request limits
-
-MAX_POINTS = 1000  # rows of one drawing as sent (before simplification)
-MAX_STROKES = 100  # pen lifts in one drawing
-MAX_COORD = 1e5  # |dx|, |dy| in canvas pixels
-MAX_N = 16  # candidates per request
-MIN_STEPS, MAX_STEPS = 2, 16  # interpolation steps
-MAX_TEMPERATURE = 2.0
-MAX_RENDER_DRAWINGS = 64
-MAX_BODY_BYTES = 512 * 1024
-MAX_ERRORS_SHOWN = 20
-
-DEFAULT_CANVAS = 512  # side of the page's canvas, in pixels
-CANVAS_FILL = 0.6  # a typical drawing of the model spans this fraction of the canvas side
-RDP_FRACTION = 2 / 256  # Quick, Draw!'s simplification: epsilon 2 on drawings scaled into a 256 box
-RDP_GROWTH, RDP_TRIES = 1.6, 16
-EXTENT_SAMPLES, EXTENT_TEMPERATURE = 16, 0.25
-EXTENT_RANGE = (3.0, 30.0)  # the typical extent, in scale factors, is kept in this range
-MAX_OUTPUT_COORD = 1e6  # a result's offsets are clipped to this (an untrained model can wander far)
-
-NAME_PATTERN = r"^[^\x00-\x1f\x7f/\\]{1,100}$"
-
-# ------------------------------------------------------------------------------------------------ request bodies
-
-
-def _check_strokes(drawing: list[tuple[float, float, int]]) -> list[tuple[float, float, int]]:
-    strokes = sum(row[2] for row in drawing)
-    if strokes > MAX_STROKES:
-        raise ValueError(f"the drawing has {strokes} strokes; at most {MAX_STROKES} are accepted")
-    return drawing
-
-
-Coordinate = Annotated[float, Field(allow_inf_nan=False, ge=-MAX_COORD, le=MAX_COORD)]
-Pen = Annotated[int, Field(ge=0, le=1, description="1: the pen lifts after this point")]
-Row = tuple[Coordinate, Coordinate, Pen]
-Drawing = Annotated[list[Row], Field(
-    min_length=1, max_length=MAX_POINTS,
-    description=f"stroke-3 rows [dx, dy, pen_lifted] in canvas pixels, y down (at most {MAX_POINTS} points, "
-                f"{MAX_STROKES} strokes)",
-    examples=[[[120, 80, 0], [30, 0, 0], [0, 30, 0], [-30, 0, 1]]],
-), AfterValidator(_check_strokes)]
-Temperature = Annotated[float, Field(
-    allow_inf_nan=False, ge=0, le=MAX_TEMPERATURE,
-    description="sampling temperature: 0 is greedy, higher is wilder",
-)]
-Count = Annotated[int, Field(ge=1, le=MAX_N, description=f"how many drawings (1..{MAX_N})")]
-Seed = Annotated[int | None, Field(ge=0, le=2**32 - 1, description="random seed for repeatable drawings")]
-ModelName = Annotated[str | None, Field(
-    max_length=100, description="a name from GET /api/models; the first model when left out",
-)]
-CanvasSize = Annotated[float, Field(
-    allow_inf_nan=False, ge=16, le=8192,
-    description="side of the canvas the drawing was made on, in pixels: sets the scale (see the API description)",
-)]
-
-
-class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid", protected_namespaces=())
-
-    model: ModelName = None
-
-
-class SampleRequest(_Request):
-    n: Count = 4
-    temperature: Temperature = 0.65
-    seed: Seed = None
-
-
-class CompleteRequest(_Request):
-    drawing: Drawing
-    n: Count = 4
-    temperature: Temperature = 0.5
-    seed: Seed = None
-    canvas_size: CanvasSize = DEFAULT_CANVAS
-
-
-class ReconstructRequest(_Request):
-    drawing: Drawing
-    n: Count = 1
-    temperature: Temperature = 0.3
-    seed: Seed = None
-    canvas_size: CanvasSize = DEFAULT_CANVAS
-
-
-class InterpolateRequest(_Request):
-    a: Drawing
-    b: Drawing
-    steps: Annotated[int, Field(ge=MIN_STEPS, le=MAX_STEPS, description="drawings from a to b inclusive")] = 8
-    temperature: Temperature = 0.0
-    method: Literal["slerp", "lerp"] = "slerp"
-    seed: Seed = 0
-    canvas_size: CanvasSize = DEFAULT_CANVAS
-
-
-class RenderRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    drawings: Annotated[list[Drawing], Field(min_length=1, max_length=MAX_RENDER_DRAWINGS)]
-    format: Literal["svg", "png"] = "svg"
-    size: Annotated[int, Field(ge=32, le=1024, description="side of the picture (of each cell for a grid)")] = 512
-    color_by_order: bool = False
-
-
-# ----------------------------------------------------------------------------------------------- response bodies
-
-OutRow = tuple[float, float, int]
-
-
-class ModelInfo(BaseModel):
-    name: str
-    conditional: bool
-    max_seq_len: int
-    cell: str
-    z_size: int | None
-    num_mixture: int
-    enc_hidden: int | None
-    dec_hidden: int
-    scale_factor: float
-
-
-class ModelsResponse(BaseModel):
-    models: list[ModelInfo]
-    default: str
-    limits: dict[str, int | float]
-
-
-class DrawingsResponse(BaseModel):
-    model: str
-    drawings: list[list[OutRow]]
-    units: Literal["canvas", "data"] = Field(description="canvas: pixels of the request's drawing; data: model units")
-    scale: float | None = Field(None, description="model units per canvas pixel used for the request's drawing")
-    prefix_rows: int | None = Field(
-        None, description="complete only: each result starts with this many rows of the (simplified) user drawing")
-    simplified_points: int | None = Field(None, description="points of the user's drawing as the model read it")
-
-
-# ---------------------------------------------------------------------------------------------------- the models
-
-
-@dataclasses.dataclass
-class ModelEntry:
-    """A loaded model with the lock that lets one request at a time use it."""
-
-    name: str
-    model: SketchRNN
-    lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
-    extent: float | None = None  # the typical drawing's larger side, in data units (measured on first use)
-
-    def typical_extent(self) -> float:
-        """The larger side of a typical drawing of this model, in data units (call with the lock held)."""
-        if self.extent is None:
-            self.extent = measure_extent(self.model)
-        return self.extent
-
-    def units_per_pixel(self, canvas_size: float) -> float:
-        return self.typical_extent() / (CANVAS_FILL * canvas_size)
-
-    def info(self) -> ModelInfo:
-        c = self.model.config
-        return ModelInfo(name=self.name, conditional=c.conditional, max_seq_len=c.max_seq_len, cell=c.cell,
-                         z_size=c.z_size if c.conditional else None, num_mixture=c.num_mixture,
-                         enc_hidden=c.enc_hidden if c.conditional else None, dec_hidden=c.dec_hidden,
-                         scale_factor=float(c.scale_factor))
-
-
-class UnknownModel(LookupError):
-    """A request named a model the studio does not have (answered 404)."""
-
-
-class ModelRegistry:
-    """The models the studio offers, by name. `get` is the single place a request's model is looked up (a model
-    zoo that loads pretrained models on demand plugs in by overriding it and `entries`)."""
-
-    def __init__(self, models: Mapping[str, SketchRNN]) -> None:
-        if not models:
-            raise DataError("the studio needs at least one model")
-        self._entries: dict[str, ModelEntry] = {}
-        for name, model in models.items():
-            if not isinstance(name, str) or not re.match(NAME_PATTERN, name):
-                raise DataError(f"bad model name {name!r}: use 1 to 100 printable characters without slashes")
-            self._entries[name] = ModelEntry(name, model)
-
-    def entries(self) -> list[ModelEntry]:
-        return list(self._entries.values())
-
-    @property
-    def default(self) -> str:
-        return next(iter(self._entries))
-
-    def get(self, name: str | None) -> ModelEntry:
-        """The model called `name` (the default model for None), or UnknownModel."""
-        key = self.default if name is None else name
-        try:
-            return self._entries[key]
-        except KeyError:
-            raise UnknownModel(f"unknown model {key!r}; available: {', '.join(self._entries)}") from None
-
-
-# ----------------------------------------------------------------------------------------- canvas <-> model units
-
-
-def measure_extent(model: SketchRNN) -> float:
-    """The median larger side of the model's own drawings (see the module docstring), in data units."""
-    factor = float(model.config.scale_factor)
-    given = getattr(model.config, "typical_extent", None)
-    if isinstance(given, (int, float)) and math.isfinite(given) and given > 0:
-        return float(given)
-    drawings = sampling.sample(model, EXTENT_SAMPLES, EXTENT_TEMPERATURE, seed=0)
-    sides = [float(np.ptp(np.cumsum(d[:, :2], axis=0), axis=0).max()) for d in drawings if len(d) >= 2]
-    sides = [side for side in sides if math.isfinite(side)]
-    low, high = EXTENT_RANGE
-    typical = float(np.median(sides)) if sides else 10 * factor
-    return float(np.clip(typical, low * factor, high * factor))
-
-
-@dataclasses.dataclass(frozen=True)
-class Placement:
-    """How a canvas drawing was mapped into model units: model = (canvas - origin) * scale."""
-
-    origin: tuple[float, float]
-    scale: float
-
-    def to_canvas(self, stroke3: np.ndarray) -> np.ndarray:
-        out = np.array(stroke3, dtype=np.float64)
-        out[:, :2] /= self.scale
-        if len(out):
-            out[0, :2] += self.origin
-        return out
-
-
-def to_model_units(drawing: list, units_per_pixel: float, max_rows: int,
-                   canvas_size: float = DEFAULT_CANVAS) -> tuple[np.ndarray, Placement]:
-    """A validated canvas drawing as stroke-3 float32 in the model's data units (see the module docstring)."""
-    rows = np.asarray(drawing, dtype=np.float64).reshape(-1, 3)
-    origin = (float(rows[0, 0]), float(rows[0, 1]))
-    rows[0, :2] = 0.0
-    last_pen = rows[-1, 2]
-    epsilon = RDP_FRACTION * CANVAS_FILL * canvas_size  # 2/256 of the typical drawing's size, in pixels
-    simple = simplify(rows, epsilon).astype(np.float64)
-    for _ in range(RDP_TRIES):
-        if len(simple) <= max_rows:
-            break
-        epsilon *= RDP_GROWTH
-        simple = simplify(rows, epsilon).astype(np.float64)
-    simple[-1, 2] = last_pen  # simplify lifts the pen at the end; an unfinished last stroke stays unfinished
-    if len(simple) > max_rows:
-        strokes = int(simple[:, 2].sum() + (last_pen == 0))
-        raise DataError(f"the drawing still has {len(simple)} points after simplification ({strokes} strokes), more "
-                        f"than the {max_rows} this model can read here: draw fewer strokes")
-    simple[:, :2] *= units_per_pixel
-    return simple.astype(np.float32), Placement(origin, units_per_pixel)
-
-
-def _clean(stroke3: np.ndarray) -> list[tuple[float, float, int]]:
-    """A result as JSON-safe rows: finite, bounded, rounded to 1/1000."""
-    a = np.nan_to_num(np.asarray(stroke3, dtype=np.float64), nan=0.0, posinf=MAX_OUTPUT_COORD,
-                      neginf=-MAX_OUTPUT_COORD)
-    xy = np.round(np.clip(a[:, :2], -MAX_OUTPUT_COORD, MAX_OUTPUT_COORD), 3)
-    pen = (a[:, 2] > 0.5).astype(int)
-    return [(float(x), float(y), int(p)) for (x, y), p in zip(xy.tolist(), pen.tolist())]
-
-
-def _placements_between(a: Placement, b: Placement, steps: int) -> list[Placement]:
-    """Start points moving from a's to b's (the scale is the same: one per model and canvas)."""
-    return [Placement(tuple(float((1 - t) * pa + t * pb) for pa, pb in zip(a.origin, b.origin)), a.scale)
-            for t in np.linspace(0.0, 1.0, steps)]
-
-
-# --------------------------------------------------------------------------------------------------- the app
-
-T = TypeVar("T")
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-class BodyLimit:
-    """ASGI middleware: a request body over `limit` bytes is answered 413 before anything parses it.
-
-    The body (small by then) is read here and handed on whole, so the limit holds without a Content-Length too.
-    """
-
-    def __init__(self, app, limit: int = MAX_BODY_BYTES) -> None:
-        self.app, self.limit = app, limit
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        length = dict(scope.get("headers") or []).get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.limit):
-            return await self._refuse(scope, receive, send)
-        chunks, seen = [], 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":  # the client went away
-                return None
-            chunks.append(message.get("body", b""))
-            seen += len(chunks[-1])
-            if seen > self.limit:
-                return await self._refuse(scope, receive, send)
-            if not message.get("more_body", False):
-                break
-        body, delivered = b"".join(chunks), False
-
-        async def replay():
-            nonlocal delivered
-            if not delivered:
-                delivered = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
-
-    async def _refuse(self, scope, receive, send):
-        response = JSONResponse({"detail": f"request body too large: at most {self.limit} bytes"}, status_code=413)
-        await response(scope, receive, send)
-
-
-def _error_list(errors) -> list[dict[str, Any]]:
-    """Pydantic's errors without their `input` (it can be huge, or hold NaN, which JSON cannot carry)."""
-    shown = []
-    for e in list(errors)[:MAX_ERRORS_SHOWN]:
-        shown.append({"loc": [str(part) for part in e.get("loc", ())], "msg": str(e.get("msg", "")),
-                      "type": str(e.get("type", ""))})
-    return shown
-
-
-SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; "
-                               "script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-}
 
 
 def create_app(models: Mapping[str, SketchRNN] | ModelRegistry) -> FastAPI:
@@ -430,7 +100,7 @@ def create_app(models: Mapping[str, SketchRNN] | ModelRegistry) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse({"detail": _error_list(exc.errors())}, status_code=422)
+        return JSONResponse({"detail": error_list(exc.errors())}, status_code=422)
 
     @app.exception_handler(SketchlabError)
     async def refused(request: Request, exc: SketchlabError) -> JSONResponse:
@@ -439,15 +109,6 @@ def create_app(models: Mapping[str, SketchRNN] | ModelRegistry) -> FastAPI:
     @app.exception_handler(UnknownModel)
     async def unknown_model(request: Request, exc: UnknownModel) -> JSONResponse:
         return JSONResponse({"detail": str(exc.args[0])}, status_code=404)
-
-    async def infer(entry: ModelEntry, work: Callable[[ModelEntry], T]) -> T:
-        """Run `work(entry)` in a worker thread, one request at a time per model."""
-
-        def locked() -> T:
-            with entry.lock:
-                return work(entry)
-
-        return await run_in_threadpool(locked)
 
     def conditional(entry: ModelEntry, verb: str) -> None:
         if not entry.model.config.conditional:
@@ -460,18 +121,15 @@ def create_app(models: Mapping[str, SketchRNN] | ModelRegistry) -> FastAPI:
     @app.get("/api/models", response_model=ModelsResponse, tags=["api"])
     async def list_models() -> ModelsResponse:
         """The loaded models and the request limits."""
-        limits = {"max_points": MAX_POINTS, "max_strokes": MAX_STROKES, "max_n": MAX_N, "min_steps": MIN_STEPS,
-                  "max_steps": MAX_STEPS, "max_temperature": MAX_TEMPERATURE, "max_coord": MAX_COORD,
-                  "canvas_size": DEFAULT_CANVAS}
         return ModelsResponse(models=[e.info() for e in registry.entries()], default=registry.default,
-                              limits=limits)
+                              limits=REQUEST_LIMITS)
 
     @app.post("/api/sample", response_model=DrawingsResponse, tags=["api"], responses=errors)
     async def sample(body: SampleRequest) -> DrawingsResponse:
         """`n` new drawings from the prior (conditional model) or from scratch, in the model's data units."""
         entry = registry.get(body.model)
-        drawings = await infer(entry, lambda e: sampling.sample(e.model, body.n, body.temperature, seed=body.seed))
-        return DrawingsResponse(model=entry.name, drawings=[_clean(d) for d in drawings], units="data")
+        drawings = await run_on_model(entry, lambda e: sampling.sample(e.model, body.n, body.temperature, seed=body.seed))
+        return DrawingsResponse(model=entry.name, drawings=[json_rows(d) for d in drawings], units="data")
 
     @app.post("/api/complete", response_model=DrawingsResponse, tags=["api"], responses=errors)
     async def complete(body: CompleteRequest) -> DrawingsResponse:
@@ -485,9 +143,9 @@ def create_app(models: Mapping[str, SketchRNN] | ModelRegistry) -> FastAPI:
             prefix, placement = to_model_units(body.drawing, e.units_per_pixel(body.canvas_size), limit - room,
                                                body.canvas_size)
             drawings = sampling.complete(e.model, prefix, body.n, body.temperature, body.seed)
-            return [_clean(placement.to_canvas(d)) for d in drawings], placement, len(prefix)
+            return [json_rows(placement.to_canvas(d)) for d in drawings], placement, len(prefix)
 
-        drawings, placement, rows = await infer(entry, work)
+        drawings, placement, rows = await run_on_model(entry, work)
         return DrawingsResponse(model=entry.name, drawings=drawings, units="canvas", scale=placement.scale,
                                 prefix_rows=rows, simplified_points=rows)
 
@@ -502,9 +160,9 @@ def create_app(models: Mapping[str, SketchRNN] | ModelRegistry) -> FastAPI:
             drawing, placement = to_model_units(body.drawing, e.units_per_pixel(body.canvas_size),
                                                 e.model.config.max_seq_len, body.canvas_size)
             rows = sampling.reconstruct(e.model, [drawing], [body.temperature] * body.n, seed=body.seed)
-            return [_clean(placement.to_canvas(d)) for d in rows[0]], placement, len(drawing)
+            return [json_rows(placement.to_canvas(d)) for d in rows[0]], placement, len(drawing)
 
-        drawings, placement, points = await infer(entry, work)
+        drawings, placement, points = await run_on_model(entry, work)
         return DrawingsResponse(model=entry.name, drawings=drawings, units="canvas", scale=placement.scale,
                                 simplified_points=points)
 
@@ -521,10 +179,10 @@ def create_app(models: Mapping[str, SketchRNN] | ModelRegistry) -> FastAPI:
             a, place_a = to_model_units(body.a, scale, limit, body.canvas_size)
             b, place_b = to_model_units(body.b, scale, limit, body.canvas_size)
             drawings = sampling.interpolate(e.model, a, b, body.steps, body.method, body.temperature, body.seed)
-            placements = _placements_between(place_a, place_b, body.steps)
-            return [_clean(p.to_canvas(d)) for p, d in zip(placements, drawings)], scale
+            placements = placements_between(place_a, place_b, body.steps)
+            return [json_rows(p.to_canvas(d)) for p, d in zip(placements, drawings)], scale
 
-        drawings, scale = await infer(entry, work)
+        drawings, scale = await run_on_model(entry, work)
         return DrawingsResponse(model=entry.name, units="canvas", scale=scale, drawings=drawings)
 
     @app.post("/api/render", tags=["api"], responses={
@@ -540,8 +198,6 @@ def create_app(models: Mapping[str, SketchRNN] | ModelRegistry) -> FastAPI:
                 text = (render.drawing_svg(drawings[0], size=body.size, **style) if len(drawings) == 1
                         else render.grid_svg(drawings, cell=min(body.size, 256), **style))
                 return text.encode()
-            import io
-
             image = (render.render_image(drawings[0], size=body.size, **style) if len(drawings) == 1
                      else render.grid_image(drawings, cell=min(body.size, 256), **style))
             buffer = io.BytesIO()
@@ -569,53 +225,3 @@ def create_app(models: Mapping[str, SketchRNN] | ModelRegistry) -> FastAPI:
         return response
 
     return app
-
-
-# --------------------------------------------------------------------------------------------------- serving
-
-
-def parse_model_spec(spec: str) -> tuple[str, str]:
-    """`NAME=PATH` or `PATH` (named after its folder; a run's `best/` or `last/` after the run folder)."""
-    if "=" in spec and not Path(spec).exists():
-        name, path = spec.split("=", 1)
-        name, path = name.strip(), path.strip()
-        if not name or not path:
-            raise DataError(f"bad --model {spec!r}: use PATH or NAME=PATH")
-        return name, path
-    folder = Path(spec).expanduser().resolve()
-    name = folder.parent.name if folder.name in ("best", "last") else folder.name
-    return name or "model", spec
-
-
-def load_models(model_paths: list[str], device: str = "cpu") -> dict[str, SketchRNN]:
-    """Load `PATH` or `NAME=PATH` model folders (or zoo names), by name; two models of one name are refused.
-    No paths: the zoo's Sketch-RNN models."""
-    from sketchlab.pipelines import load_model
-    from sketchlab.zoo import zoo_models
-
-    model_paths = model_paths or [model.name for model in zoo_models() if model.card.get("kind") == "sketch-rnn"]
-    if not model_paths:
-        raise DataError("give at least one model folder (--model PATH)")
-    models: dict[str, SketchRNN] = {}
-    for spec in model_paths:
-        name, path = parse_model_spec(spec)
-        if name in models:
-            raise DataError(f"two models are called {name!r}: name them with NAME=PATH")
-        models[name] = load_model(path, device=device)
-    return models
-
-
-def serve(model_paths: list[str], host: str = "127.0.0.1", port: int = 8765, device: str = "cpu",
-          log_level: str = "info") -> None:
-    """Load the models and serve the studio until interrupted (uvicorn). Binds the loopback address by default."""
-    import uvicorn
-
-    if not 0 <= port <= 65535:
-        raise DataError(f"port must be in 0..65535, got {port}")
-    app = create_app(load_models(model_paths, device))
-    if not _loopback(host):
-        log.warning("serving on %s: anyone who can reach this address can use the studio (no authentication)",
-                    host)
-    shown = f"[{host}]" if ":" in host else host
-    log.info("sketchlab studio: http://%s:%d/  (API documentation: /docs)", shown, port)
-    uvicorn.run(app, host=host, port=port, log_level=log_level)
