@@ -176,3 +176,35 @@ def test_too_long_drawings_and_unconditional_encoding_are_refused(tiny_model):
     with pytest.raises(DataError, match="unconditional"):
         sampling.encode(unconditional, [square(1)])
     assert len(unconditional.sample(2, temperature=0.5, seed=0)) == 2
+
+
+def test_paper_redraws_a_point_that_would_leave_it_then_moves_it_onto_the_edge():
+    paper = sampling.Paper(0.0, 0.0, 10.0, 10.0, tries=2)
+    position = torch.tensor([[9.0, 5.0], [9.0, 5.0]])
+    drawn = torch.tensor([[3.0, 0.0, 1, 0, 0], [0.5, 0.0, 1, 0, 0]])  # the first would leave, the second not
+    redraws = iter([torch.tensor([[0.5, 1.0, 0, 1, 0], [9.0, 9.0, 0, 1, 0]])])
+    kept = paper.keep_inside(drawn, position, lambda: next(redraws))
+    assert torch.equal(kept, torch.tensor([[0.5, 1.0, 0, 1, 0], [0.5, 0.0, 1, 0, 0]]))  # only row 0 redrawn
+
+    stubborn = paper.keep_inside(drawn, position, lambda: drawn)  # every redraw leaves: onto the edge
+    assert torch.equal(stubborn[0], torch.tensor([1.0, 0.0, 1, 0, 0]))
+    assert torch.equal(stubborn[1], drawn[1])
+
+
+def test_completion_on_paper_stays_inside_and_the_listener_hears_every_row(tiny_model):
+    prefix = square(1) * 0.4  # a 2 x 2 square, starting and ending at the origin
+    paper = sampling.Paper(-1.0, -1.0, 3.0, 3.0)  # the data units around it
+    heard: dict[int, list[np.ndarray]] = {i: [] for i in range(6)}
+
+    def listen(step, active, rows):
+        for i, row in zip(active.tolist(), rows.numpy()):
+            if row[4] == 0:  # a drawn row (not the end of the sketch)
+                heard[i].append(np.array([row[0], row[1], row[3]]) * [3.0, 3.0, 1.0])  # scale factor 3
+
+    free = sampling.complete(tiny_model, prefix, n=6, temperature=1.0, seed=0)
+    kept = sampling.complete(tiny_model, prefix, n=6, temperature=1.0, seed=0, paper=paper, on_step=listen)
+    outside = lambda xy: ((xy < -1 - 1e-4) | (xy > 3 + 1e-4)).any()  # noqa: E731
+    assert any(outside(np.cumsum(d[:, :2], axis=0)) for d in free), "the tiny model should wander off unaided"
+    for i, d in enumerate(kept):
+        assert not outside(np.cumsum(d[:, :2], axis=0)), f"completion {i} left the paper"
+        np.testing.assert_allclose(np.array(heard[i]).reshape(-1, 3), d[len(prefix):], atol=1e-5)

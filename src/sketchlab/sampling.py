@@ -12,6 +12,8 @@ Temperature 0 is greedy decoding: the most likely component's mean and the most 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -85,14 +87,53 @@ def next_points(params, temperature: float, generator: torch.Generator | None) -
     return torch.cat([dx.unsqueeze(-1), dy.unsqueeze(-1), torch.nn.functional.one_hot(pen, 3).to(dx.dtype)], dim=-1)
 
 
+@dataclass(frozen=True)
+class Paper:
+    """A box the pen must stay inside: `x0 <= x <= x1`, `y0 <= y <= y1` (data units, or normalised ones inside
+    `decode`), measured from the drawing's origin. A point that would leave it is drawn again from the same
+    distribution, up to `tries` times, then moved onto the box's edge (at temperature 0 a redraw is the same point)."""
+
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+    tries: int = 8
+
+    def scaled(self, factor: float) -> Paper:
+        return Paper(self.x0 * factor, self.y0 * factor, self.x1 * factor, self.y1 * factor, self.tries)
+
+    def keep_inside(self, point: torch.Tensor, position: torch.Tensor,
+                    redraw: Callable[[], torch.Tensor]) -> torch.Tensor:
+        """`point` (stroke-5 rows) with the rows that would take the pen from `position` off the paper redrawn."""
+        low = torch.tensor([self.x0, self.y0], dtype=point.dtype, device=point.device)
+        high = torch.tensor([self.x1, self.y1], dtype=point.dtype, device=point.device)
+        for _ in range(self.tries):
+            target = position + point[:, :2]
+            outside = ((target < low) | (target > high)).any(dim=-1, keepdim=True)
+            if not outside.any():
+                return point
+            point = torch.where(outside, redraw(), point)
+        point = point.clone()
+        point[:, :2] = torch.minimum(torch.maximum(position + point[:, :2], low), high) - position
+        return point
+
+
+# Called after each decoding step with the step, the indices of the sketches still drawing and their new stroke-5
+# rows (normalised units); raising stops the decoding (a listener that went away).
+StepListener = Callable[[int, torch.Tensor, torch.Tensor], None]
+
+
 @torch.no_grad()
 def decode(model, z: torch.Tensor | None, n: int, temperature: float = 0.65,
            generator: torch.Generator | None = None, state: torch.Tensor | None = None,
-           first_input: torch.Tensor | None = None, max_len: int | None = None) -> list[np.ndarray]:
+           first_input: torch.Tensor | None = None, max_len: int | None = None,
+           paper: Paper | None = None, position: torch.Tensor | None = None,
+           on_step: StepListener | None = None) -> list[np.ndarray]:
     """Decode `n` sketches together, each stopping at its own end-of-sketch.
 
     Finished sketches leave the batch, so the cost follows the sketches still drawing. `state` and `first_input`
     let a caller continue from a primed decoder (completion); by default decoding starts from z's initial state.
+    With `paper` (normalised units) the pen, starting at `position` (n, 2) (the origin by default), stays on it.
     """
     if temperature < 0 or not math.isfinite(temperature):
         raise DataError(f"temperature must be a finite number >= 0, got {temperature}")
@@ -105,14 +146,23 @@ def decode(model, z: torch.Tensor | None, n: int, temperature: float = 0.65,
     rows[:, :, 4] = 1  # unfinished rows read as end-of-sketch padding
     active = torch.arange(n, device=device)
     z_gates = model.latent_gates(z)
+    if paper is not None and position is None:
+        position = torch.zeros(n, 2, device=device)
     for t in range(max_len):
         out, state = model.decode_given_gates(inputs, z_gates, state)
-        point = next_points(model.split_params(out[:, -1]), temperature, generator)
+        params = model.split_params(out[:, -1])
+        point = next_points(params, temperature, generator)
+        if paper is not None:
+            point = paper.keep_inside(point, position, lambda: next_points(params, temperature, generator))
+            position = position + point[:, :2]
         rows[active, t] = point
+        if on_step is not None:
+            on_step(t, active, point)
         drawing = point[:, 2 + END_OF_SKETCH] == 0
         if not drawing.all():
             active, state, point = active[drawing], state[drawing], point[drawing]
             z_gates = None if z_gates is None else z_gates[drawing]
+            position = None if position is None else position[drawing]
             if len(active) == 0:
                 break
         inputs = point.unsqueeze(1)
@@ -182,11 +232,13 @@ def interpolate(model, first: np.ndarray, second: np.ndarray, steps: int = 8, me
 
 @torch.no_grad()
 def complete(model, prefix: np.ndarray, n: int = 4, temperature: float = 0.5,
-             seed: int | None = None) -> list[np.ndarray]:
+             seed: int | None = None, paper: Paper | None = None,
+             on_step: StepListener | None = None) -> list[np.ndarray]:
     """Continue an unfinished drawing `n` ways: the decoder reads the given strokes, then draws on.
 
     A conditional model first encodes the unfinished drawing; its latent code steers the continuation.
-    Each result holds the given strokes followed by the model's.
+    Each result holds the given strokes followed by the model's. `paper` (data units, from the prefix's origin)
+    keeps the new strokes on it; `on_step` hears each new row as it is drawn (see `decode`).
     """
     if len(prefix) == 0:
         raise DataError("nothing to complete: the drawing is empty")
@@ -202,7 +254,11 @@ def complete(model, prefix: np.ndarray, n: int = 4, temperature: float = 0.5,
     room = model.config.max_seq_len - len(prefix)
     if room <= 0:
         raise DataError(f"the drawing already has {len(prefix)} points, the most this model draws")
-    tails = decode(model, z, n, temperature, generator, state=state, first_input=primed[:, -1:], max_len=room)
+    factor = 1 / model.config.scale_factor
+    end = torch.as_tensor(prefix[:, :2].sum(axis=0) * factor, dtype=torch.float32, device=strokes.device)
+    tails = decode(model, z, n, temperature, generator, state=state, first_input=primed[:, -1:], max_len=room,
+                   paper=None if paper is None else paper.scaled(factor), position=end.expand(n, 2),
+                   on_step=on_step)
     return [np.concatenate([prefix.astype(np.float32), tail]) for tail in tails]
 
 
