@@ -6,6 +6,7 @@ import pytest
 from sketchlab import render
 from sketchlab.data.quickdraw import read_ndjson, simplified_to_stroke3
 from sketchlab.data.strokes import strokes_to_lines
+from sketchlab.data import svg as svg_module
 from sketchlab.data.svg import parse_transform, svg_to_lines, svg_to_strokes
 from sketchlab.errors import DataError
 
@@ -149,3 +150,34 @@ def test_bad_svg_is_a_one_line_data_error(text, message):
 def test_missing_file_is_a_data_error(tmp_path):
     with pytest.raises(DataError, match="cannot read SVG file"):
         svg_to_strokes(tmp_path / "nope.svg")
+
+
+# ------------------------------------------------------------------------------------------ hostile input (#18)
+
+
+def test_a_huge_circle_is_sampled_by_a_bounded_number_of_points_and_stays_a_circle():
+    (line,) = svg_to_lines(svg('<circle cx="0" cy="0" r="1e9"/>'))  # was 187 GiB asked for; r=1e6 hung
+    assert len(line) <= 2 * svg_module.MAX_CURVE_POINTS + 1  # two arcs
+    np.testing.assert_allclose(np.hypot(line[:, 0], line[:, 1]), 1e9, rtol=1e-9)
+    gaps = np.hypot(*np.diff(line, axis=0).T)
+    assert gaps.max() < 1.01 * gaps.min()  # still about equally spaced along the curve
+
+
+def test_a_huge_ellipse_arc_is_measured_in_bounded_time():
+    # svg.path bisects an ellipse until its length is known to 1e-6 units: at this size that would never end
+    (line,) = svg_to_lines(svg('<ellipse rx="1e15" ry="1e14"/>'))
+    np.testing.assert_allclose((line[:, 0] / 1e15) ** 2 + (line[:, 1] / 1e14) ** 2, 1.0, rtol=1e-9)
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ("<g>" * 2000 + '<path d="M0 0 L1 1"/>' + "</g>" * 2000, "nests elements more than 100 deep"),
+    ('<path d="M0 0 H 1e308"/>', "offsets do not fit in float32"),
+    ('<path d="M-1e308 0 H 1e308"/>', "offsets do not fit in float32"),
+    ('<path d="M0 0 L 1e400 0"/>', "not finite"),
+    ('<circle r="1e308"/>', "not finite"),
+    ('<polyline points="' + "0 0 1 1 " * 50_001 + '"/>', "more than 100,000 points"),
+])
+def test_hostile_svg_is_a_one_line_data_error(body, message):
+    with pytest.raises(DataError, match=message) as err:
+        svg_to_strokes(svg(body))
+    assert "\n" not in str(err.value)

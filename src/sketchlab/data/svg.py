@@ -26,7 +26,14 @@ from svg.path import Close, Line, Move, parse_path
 from sketchlab.data.strokes import lines_to_strokes, rdp
 from sketchlab.errors import DataError
 
-__all__ = ["parse_transform", "svg_to_lines", "svg_to_strokes"]
+__all__ = ["MAX_CURVE_POINTS", "MAX_DEPTH", "MAX_POINTS", "parse_transform", "svg_to_lines", "svg_to_strokes"]
+
+# Bounds that keep hostile SVG from hanging or exhausting memory (issue 18). A curve gets at most MAX_CURVE_POINTS
+# points however long it is (a circle of radius 1e9 is still a circle), a drawing at most MAX_POINTS, and groups nest
+# at most MAX_DEPTH deep: real drawings sit far below all three.
+MAX_CURVE_POINTS = 1000
+MAX_POINTS = 100_000
+MAX_DEPTH = 100
 
 _SKIPPED = {"defs", "clipPath", "mask", "symbol", "marker", "pattern", "metadata", "title", "desc", "style",
             "script", "text", "linearGradient", "radialGradient", "filter", "foreignObject"}
@@ -117,21 +124,44 @@ def _shape_path(element: ET.Element) -> str | None:
     return None
 
 
-def _sample_curve(segment, samples_per_unit: float) -> list[complex]:
-    """Points along a curve segment (its start excluded) about equally far apart along the curve."""
-    length = segment.length(error=1e-6)
-    n = max(2, math.ceil(length * samples_per_unit))
-    # the curve's parameter does not move at constant speed: invert the arc length measured on a finer polyline
-    fine = np.linspace(0.0, 1.0, 8 * n + 1)
-    points = np.array([segment.point(t) for t in fine])
-    arc = np.concatenate([[0.0], np.cumsum(np.abs(np.diff(points)))])
-    if arc[-1] <= 0:
-        return [segment.end]
-    ts = np.interp(np.linspace(0.0, arc[-1], n + 1)[1:-1], arc, fine)
-    return [segment.point(t) for t in ts] + [segment.end]
+class _Sampling:
+    """Curve density and the points the drawing may still take (reading stops at the first segment over the cap)."""
+
+    def __init__(self, samples_per_unit: float, where: str):
+        self.samples_per_unit, self.where, self.points_left = samples_per_unit, where, MAX_POINTS
+
+    def take(self, n: int) -> None:
+        self.points_left -= n
+        if self.points_left < 0:
+            raise DataError(f"{self.where} has more than {MAX_POINTS:,} points (curves sampled at "
+                            f"{self.samples_per_unit:g} per unit); simplify it or sample it more coarsely")
+
+    def curve(self, segment) -> list[complex]:
+        """Points along a curve segment (its start excluded) about equally far apart along the curve."""
+        length = _curve_length(segment)
+        if not math.isfinite(length):
+            raise DataError(f"{self.where} has a curve whose coordinates are not finite numbers")
+        n = min(MAX_CURVE_POINTS, max(2, math.ceil(length * self.samples_per_unit)))
+        self.take(n)
+        # the curve's parameter does not move at constant speed: invert the arc length measured on a finer polyline
+        fine = np.linspace(0.0, 1.0, 8 * n + 1)
+        points = np.array([segment.point(t) for t in fine])
+        arc = np.concatenate([[0.0], np.cumsum(np.abs(np.diff(points)))])
+        if arc[-1] <= 0:
+            return [segment.end]
+        ts = np.interp(np.linspace(0.0, arc[-1], n + 1)[1:-1], arc, fine)
+        return [segment.point(t) for t in ts] + [segment.end]
 
 
-def _path_lines(d: str, samples_per_unit: float) -> list[np.ndarray]:
+def _curve_length(segment) -> float:
+    """The segment's length (inf if it is not finite), to a tolerance relative to its size: svg.path's absolute
+    tolerance makes the bisection of a huge curve run for ever."""
+    coarse = np.array([segment.point(t) for t in np.linspace(0.0, 1.0, 17)])
+    estimate = float(np.abs(np.diff(coarse)).sum())
+    return segment.length(error=1e-6 * max(1.0, estimate)) if math.isfinite(estimate) else math.inf
+
+
+def _path_lines(d: str, sampling: _Sampling) -> list[np.ndarray]:
     """One polyline per subpath of path data `d`; curves sampled every 1 / samples_per_unit along their length."""
     try:
         path = parse_path(d)
@@ -147,28 +177,30 @@ def _path_lines(d: str, samples_per_unit: float) -> list[np.ndarray]:
         if not current:
             current = [segment.start]
         if isinstance(segment, (Line, Close)):
+            sampling.take(1)
             current.append(segment.end)
             continue
-        current.extend(_sample_curve(segment, samples_per_unit))
+        current.extend(sampling.curve(segment))
     if len(current) > 1:
         lines.append(current)
     return [np.array([[p.real, p.imag] for p in line], dtype=np.float64) for line in lines]
 
 
-def _element_lines(element: ET.Element, samples_per_unit: float) -> list[np.ndarray]:
+def _element_lines(element: ET.Element, sampling: _Sampling) -> list[np.ndarray]:
     tag = _tag(element)
     if tag == "path":
-        return _path_lines(element.get("d", ""), samples_per_unit)
+        return _path_lines(element.get("d", ""), sampling)
     if tag == "line":
         return [np.array([[_length(element, "x1", 0.0), _length(element, "y1", 0.0)],
                           [_length(element, "x2", 0.0), _length(element, "y2", 0.0)]])]
     if tag in ("polyline", "polygon"):
         points = _points_attribute(element)
+        sampling.take(len(points))
         if tag == "polygon" and len(points) > 1:
             points = np.concatenate([points, points[:1]])
         return [points] if len(points) else []
     d = _shape_path(element)
-    return _path_lines(d, samples_per_unit) if d is not None else []
+    return _path_lines(d, sampling) if d is not None else []
 
 
 def _dedupe(line: np.ndarray) -> np.ndarray:
@@ -191,9 +223,11 @@ def _paint(element: ET.Element, inherited: dict[str, str]) -> dict[str, str]:
     return paint
 
 
-def _walk(element: ET.Element, matrix: np.ndarray, paint: dict[str, str], samples_per_unit: float,
-          out: list[tuple[bool, np.ndarray]]) -> None:
+def _walk(element: ET.Element, matrix: np.ndarray, paint: dict[str, str], sampling: _Sampling,
+          out: list[tuple[bool, np.ndarray]], depth: int = 0) -> None:
     """Collect `(stroked, polyline)` for every drawable element under `element`, in document order."""
+    if depth > MAX_DEPTH:
+        raise DataError(f"{sampling.where} nests elements more than {MAX_DEPTH} deep")
     tag = _tag(element)
     if tag in _SKIPPED or element.get("display", "").strip() == "none":
         return
@@ -201,10 +235,10 @@ def _walk(element: ET.Element, matrix: np.ndarray, paint: dict[str, str], sample
     paint = _paint(element, paint)
     stroked, filled = paint["stroke"] != "none", paint["fill"] != "none"
     if stroked or filled:
-        for line in _element_lines(element, samples_per_unit):
+        for line in _element_lines(element, sampling):
             out.append((stroked, _dedupe(line @ matrix[:2, :2].T + matrix[:2, 2])))
     for child in element:
-        _walk(child, matrix, paint, samples_per_unit, out)
+        _walk(child, matrix, paint, sampling, out, depth + 1)
 
 
 def _read_text(svg: str | Path) -> tuple[str, str]:
@@ -232,7 +266,7 @@ def svg_to_lines(svg: str | Path, samples_per_unit: float = 1.0) -> list[np.ndar
         raise DataError(f"{where} is not SVG: its root element is <{_tag(root)}>, not <svg>")
     found: list[tuple[bool, np.ndarray]] = []
     try:
-        _walk(root, np.eye(3), {"stroke": "none", "fill": "black"}, samples_per_unit, found)  # SVG's defaults
+        _walk(root, np.eye(3), {"stroke": "none", "fill": "black"}, _Sampling(samples_per_unit, where), found)
     except ValueError as err:  # a number svg.path or float() could not read
         raise DataError(f"{where} has an unreadable number: {err}") from None
     any_stroked = any(stroked for stroked, _ in found)
@@ -248,7 +282,9 @@ def svg_to_strokes(svg: str | Path, samples_per_unit: float = 1.0, tolerance: fl
     """An SVG drawing (its text, or a path to a file) as stroke-3 float32, one stroke per (sub)path.
 
     Curves (Bezier, arcs, circles) are sampled with `samples_per_unit` points per unit of length (in the element's
-    own coordinates, before transforms; at least 2 per curve segment); straight segments keep only their end points.
+    own coordinates, before transforms; at least 2 and at most MAX_CURVE_POINTS per curve segment); straight
+    segments keep only their end points. A drawing of more than MAX_POINTS points, groups nested deeper than
+    MAX_DEPTH, and coordinates whose offsets do not fit in float32 are refused with a DataError.
     A single-point stroke (`M x y L x y`, as `render.drawing_svg` writes a dot) comes back as one point. `tolerance`, if given, then simplifies every
     stroke with Ramer-Douglas-Peucker (`strokes.rdp`) at that distance in user units. The first row is the first
     point's offset from the origin, as in every stroke-3 drawing. Unreadable SVG raises a one-line DataError.
@@ -256,4 +292,8 @@ def svg_to_strokes(svg: str | Path, samples_per_unit: float = 1.0, tolerance: fl
     lines = svg_to_lines(svg, samples_per_unit)
     if tolerance is not None:
         lines = [rdp(line, tolerance) for line in lines]
-    return lines_to_strokes(lines)
+    with np.errstate(over="ignore"):  # an offset beyond float32's range becomes inf: refused just below
+        strokes = lines_to_strokes(lines)
+    if not np.isfinite(strokes).all():
+        raise DataError("the SVG's coordinates are too large: their offsets do not fit in float32")
+    return strokes
