@@ -94,8 +94,10 @@ def _verify_npz(path: Path) -> None:
     load_npz(path)
 
 
-def download_file(url: str, dest: Path, verify: Callable[[Path], None] | None = None, timeout: float = 60) -> Path:
-    """Download `url` to `dest` with a progress bar, resuming a partial `.part` file.
+def download_file(url: str, dest: Path, verify: Callable[[Path], None] | None = None, timeout: float = 60,
+                  progress: bool = True) -> Path:
+    """Download `url` to `dest` with a progress bar (on a terminal, unless `progress` is False), resuming a partial
+    `.part` file.
 
     The file only appears at `dest` (by atomic rename) once complete and, if `verify` is given, readable;
     a failed or truncated transfer leaves no file at `dest`.
@@ -110,7 +112,7 @@ def download_file(url: str, dest: Path, verify: Callable[[Path], None] | None = 
             total = _expected_size(response, have if resumed else 0)
             with open(part, "ab" if resumed else "wb") as out, tqdm(
                 total=total, initial=have if resumed else 0, unit="B", unit_scale=True,
-                desc=f"download {dest.name}", disable=None,
+                desc=f"download {dest.name}", disable=None if progress else True,
             ) as bar:
                 for chunk in iter(lambda: response.read(CHUNK), b""):
                     out.write(chunk)

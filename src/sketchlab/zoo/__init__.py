@@ -16,6 +16,7 @@ from sketchlab.errors import CheckpointError
 
 ZOO_DIR = Path(__file__).resolve().parent
 CARD_FILE = "card.json"
+MAGENTA_PREFIX = "magenta:"
 BUILD_KEYS = {"inputs", "out", "valid_fraction", "test_fraction"}  # one `sketchlab data build` of a data recipe
 
 
@@ -57,15 +58,21 @@ def find(name: str) -> Path | None:
 
 
 def resolve_model_path(spec: str | Path) -> Path:
-    """A `--model` value as a folder: an existing path, else a zoo name; a clear error when it is neither."""
+    """A `--model` value as a folder: an existing path, else a zoo name, else `magenta:NAME[.gen|.vae]` (a published
+    Magenta model, downloaded and converted on first use); a clear error when it is none of these."""
     path = Path(spec).expanduser()
     if path.exists():
         return path
+    if str(spec).startswith(MAGENTA_PREFIX):
+        from sketchlab.magenta.catalog import resolve
+
+        return resolve(str(spec))
     folder = find(str(spec))
     if folder is not None:
         return folder
     names = ", ".join(zoo_names()) or "none shipped"
-    raise CheckpointError(f"no model at {spec}: give a model folder or a zoo name ({names}; `sketchlab models list`)")
+    raise CheckpointError(f"no model at {spec}: give a model folder or a zoo name ({names}; `sketchlab models list`)"
+                          " or magenta:NAME (`sketchlab models list --magenta`)")
 
 
 def recipe_builds(card: dict[str, Any]) -> list[dict[str, Any]]:
