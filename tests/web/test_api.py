@@ -40,7 +40,7 @@ DRAWING = square() + zigzag(-150, 60)
 
 @pytest.fixture(scope="module")
 def client(models):
-    with TestClient(create_app(models)) as test_client:
+    with TestClient(create_app(models), base_url="http://localhost") as test_client:
         yield test_client
 
 

@@ -40,8 +40,13 @@ no user drawing and answers in the model's data units (`"units": "data"`); the p
 Every request is validated by pydantic: sizes (points, strokes, n, steps), ranges (temperature 0..2), finite numbers
 only (JSON's NaN and Infinity literals are refused) and pen values 0 or 1. Bad input gets a 4xx answer with a JSON
 `detail`: 422 for an invalid request, 404 for an unknown model, 400 for an operation the model cannot do, 413 for a
-body over `MAX_BODY_BYTES`. Inference runs in a worker thread (never on the event loop), one request per model at a
-time (a lock per model), so other requests are answered meanwhile.
+body over `MAX_BODY_BYTES`.
+
+Serving under load (`web/scheduling.py`): each model has a bounded queue and one worker thread; a waiting request
+holds no thread, so other models and `/api/render`, `/api/models` answer meanwhile. Requests to one model with the
+same settings and no seed run as one batch; a full queue answers 503 with Retry-After; a request whose client has
+hung up leaves the queue without being computed. The server answers only to loopback host names (localhost,
+127.0.0.1, [::1]; 400 otherwise, against DNS rebinding) unless `sketchlab serve --host` opened it to the network.
 """
 
 from __future__ import annotations
@@ -60,10 +65,10 @@ from starlette.concurrency import run_in_threadpool
 from sketchlab import render, sampling
 from sketchlab.errors import SketchlabError
 from sketchlab.models.sketch_rnn import SketchRNN
-from sketchlab.web.middleware import SECURITY_HEADERS, BodyLimit, error_list
+from sketchlab.web.middleware import SECURITY_HEADERS, BodyLimit, LoopbackHostOnly, error_list
 from sketchlab.web.placement import json_rows, placements_between, to_model_units
 from sketchlab.web.registry import ModelEntry, ModelRegistry, UnknownModel
-from sketchlab.web.scheduling import run_on_model
+from sketchlab.web.scheduling import ClientGone, QueueFull, Scheduler, SchedulerConfig, drawing_job
 from sketchlab.web.schemas import (
     MAX_BODY_BYTES,
     REQUEST_LIMITS,
@@ -84,8 +89,10 @@ from sketchlab.web.schemas import (
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 
-def create_app(models: Mapping[str, SketchRNN] | ModelRegistry) -> FastAPI:
-    """The studio for these models, by name: the page at `/`, its files at `/static`, the JSON API at `/api`."""
+def create_app(models: Mapping[str, SketchRNN] | ModelRegistry, scheduling: SchedulerConfig | None = None,
+               any_host: bool = False) -> FastAPI:
+    """The studio for these models, by name: the page at `/`, its files at `/static`, the JSON API at `/api`.
+    `any_host`: answer to any Host header (a server open to the network), not only to loopback names."""
     registry = models if isinstance(models, ModelRegistry) else ModelRegistry(models)
     for entry in registry.entries():
         entry.model.eval()
@@ -96,7 +103,10 @@ def create_app(models: Mapping[str, SketchRNN] | ModelRegistry) -> FastAPI:
         version="1",
     )
     app.state.registry = registry
+    app.state.scheduler = scheduler = Scheduler(scheduling)
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
+    if not any_host:
+        app.add_middleware(LoopbackHostOnly)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -110,13 +120,22 @@ def create_app(models: Mapping[str, SketchRNN] | ModelRegistry) -> FastAPI:
     async def unknown_model(request: Request, exc: UnknownModel) -> JSONResponse:
         return JSONResponse({"detail": str(exc.args[0])}, status_code=404)
 
+    @app.exception_handler(QueueFull)
+    async def busy(request: Request, exc: QueueFull) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": str(exc.retry_after)})
+
+    @app.exception_handler(ClientGone)
+    async def client_gone(request: Request, exc: ClientGone) -> Response:
+        return Response(status_code=499)  # nobody reads it: nginx's "client closed request", for the access log
+
     def conditional(entry: ModelEntry, verb: str) -> None:
         if not entry.model.config.conditional:
             raise HTTPException(400, f"model {entry.name!r} is unconditional (a decoder without an encoder): "
                                      f"it cannot {verb}; use a conditional model")
 
     errors = {404: {"description": "unknown model"}, 422: {"description": "invalid request or drawing"},
-              413: {"description": "request body too large"}}
+              413: {"description": "request body too large"},
+              503: {"description": "the model's queue is full: retry after the Retry-After header's seconds"}}
 
     @app.get("/api/models", response_model=ModelsResponse, tags=["api"])
     async def list_models() -> ModelsResponse:
@@ -125,56 +144,60 @@ def create_app(models: Mapping[str, SketchRNN] | ModelRegistry) -> FastAPI:
                               limits=REQUEST_LIMITS)
 
     @app.post("/api/sample", response_model=DrawingsResponse, tags=["api"], responses=errors)
-    async def sample(body: SampleRequest) -> DrawingsResponse:
+    async def sample(body: SampleRequest, request: Request) -> DrawingsResponse:
         """`n` new drawings from the prior (conditional model) or from scratch, in the model's data units."""
         entry = registry.get(body.model)
-        drawings = await run_on_model(entry, lambda e: sampling.sample(e.model, body.n, body.temperature, seed=body.seed))
-        return DrawingsResponse(model=entry.name, drawings=[json_rows(d) for d in drawings], units="data")
+
+        def work(e: ModelEntry, n: int):
+            return [json_rows(d) for d in sampling.sample(e.model, n, body.temperature, seed=body.seed)],
+
+        drawings, = await scheduler.run(request, entry, drawing_job("sample", body, work))
+        return DrawingsResponse(model=entry.name, drawings=drawings, units="data")
 
     @app.post("/api/complete", response_model=DrawingsResponse, tags=["api"], responses=errors)
-    async def complete(body: CompleteRequest) -> DrawingsResponse:
+    async def complete(body: CompleteRequest, request: Request) -> DrawingsResponse:
         """Continue the drawing `n` ways. Each result holds the drawing as the model read it (`prefix_rows` rows,
         simplified) followed by the model's strokes, in canvas pixels."""
         entry = registry.get(body.model)
 
-        def work(e: ModelEntry):
+        def work(e: ModelEntry, n: int):
             limit = e.model.config.max_seq_len
             room = max(1, limit // 4)  # the model needs rows left to draw in
             prefix, placement = to_model_units(body.drawing, e.units_per_pixel(body.canvas_size), limit - room,
                                                body.canvas_size)
-            drawings = sampling.complete(e.model, prefix, body.n, body.temperature, body.seed)
+            drawings = sampling.complete(e.model, prefix, n, body.temperature, body.seed)
             return [json_rows(placement.to_canvas(d)) for d in drawings], placement, len(prefix)
 
-        drawings, placement, rows = await run_on_model(entry, work)
+        drawings, placement, rows = await scheduler.run(request, entry, drawing_job("complete", body, work))
         return DrawingsResponse(model=entry.name, drawings=drawings, units="canvas", scale=placement.scale,
                                 prefix_rows=rows, simplified_points=rows)
 
     @app.post("/api/reconstruct", response_model=DrawingsResponse, tags=["api"],
               responses={**errors, 400: {"description": "the model is unconditional"}})
-    async def reconstruct(body: ReconstructRequest) -> DrawingsResponse:
+    async def reconstruct(body: ReconstructRequest, request: Request) -> DrawingsResponse:
         """Encode the drawing and decode it `n` times at the temperature, in canvas pixels over the original."""
         entry = registry.get(body.model)
         conditional(entry, "reconstruct drawings")
 
-        def work(e: ModelEntry):
+        def work(e: ModelEntry, n: int):
             drawing, placement = to_model_units(body.drawing, e.units_per_pixel(body.canvas_size),
                                                 e.model.config.max_seq_len, body.canvas_size)
-            rows = sampling.reconstruct(e.model, [drawing], [body.temperature] * body.n, seed=body.seed)
+            rows = sampling.reconstruct(e.model, [drawing], [body.temperature] * n, seed=body.seed)
             return [json_rows(placement.to_canvas(d)) for d in rows[0]], placement, len(drawing)
 
-        drawings, placement, points = await run_on_model(entry, work)
+        drawings, placement, points = await scheduler.run(request, entry, drawing_job("reconstruct", body, work))
         return DrawingsResponse(model=entry.name, drawings=drawings, units="canvas", scale=placement.scale,
                                 simplified_points=points)
 
     @app.post("/api/interpolate", response_model=DrawingsResponse, tags=["api"],
               responses={**errors, 400: {"description": "the model is unconditional"}})
-    async def interpolate(body: InterpolateRequest) -> DrawingsResponse:
+    async def interpolate(body: InterpolateRequest, request: Request) -> DrawingsResponse:
         """`steps` drawings decoded along the latent path from `a` to `b` (inclusive), in canvas pixels; each starts
         at a point moving from a's start to b's."""
         entry = registry.get(body.model)
         conditional(entry, "interpolate between drawings")
 
-        def work(e: ModelEntry):
+        def work(e: ModelEntry, n: int):
             scale, limit = e.units_per_pixel(body.canvas_size), e.model.config.max_seq_len
             a, place_a = to_model_units(body.a, scale, limit, body.canvas_size)
             b, place_b = to_model_units(body.b, scale, limit, body.canvas_size)
@@ -182,7 +205,7 @@ def create_app(models: Mapping[str, SketchRNN] | ModelRegistry) -> FastAPI:
             placements = placements_between(place_a, place_b, body.steps)
             return [json_rows(p.to_canvas(d)) for p, d in zip(placements, drawings)], scale
 
-        drawings, scale = await run_on_model(entry, work)
+        drawings, scale = await scheduler.run(request, entry, drawing_job("interpolate", body, work))
         return DrawingsResponse(model=entry.name, units="canvas", scale=scale, drawings=drawings)
 
     @app.post("/api/render", tags=["api"], responses={

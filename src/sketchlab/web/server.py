@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from pathlib import Path
 
 from sketchlab.errors import DataError
 from sketchlab.models.sketch_rnn import SketchRNN
 from sketchlab.web.app import create_app
+from sketchlab.web.middleware import is_loopback
 
 log = logging.getLogger("sketchlab")
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
 
 
 def parse_model_spec(spec: str) -> tuple[str, str]:
@@ -61,8 +51,9 @@ def serve(model_paths: list[str], host: str = "127.0.0.1", port: int = 8765, dev
 
     if not 0 <= port <= 65535:
         raise DataError(f"port must be in 0..65535, got {port}")
-    app = create_app(load_models(model_paths, device))
-    if not _loopback(host):
+    local = is_loopback(host)
+    app = create_app(load_models(model_paths, device), any_host=not local)
+    if not local:
         log.warning("serving on %s: anyone who can reach this address can use the studio (no authentication)",
                     host)
     shown = f"[{host}]" if ":" in host else host

@@ -8,7 +8,7 @@ import threading
 import pytest
 from pydantic import BaseModel
 
-from sketchlab.web.scheduler import Job, ModelQueue, QueueFull, SchedulerConfig, drawing_job
+from sketchlab.web.scheduling import Job, ModelQueue, QueueFull, SchedulerConfig, drawing_job
 
 WAIT = 30  # seconds a test waits for a result at most (a worker that never answers fails the test, not hangs it)
 
