@@ -1,14 +1,22 @@
-"""Serving the studio safely (issue 18): only loopback Host names unless the server is opened to the network."""
+"""Serving the studio (issue 18): only loopback Host names unless the server is opened to the network; under a flood
+of requests to one model, a bounded queue, batches, no work for clients that hung up, other endpoints still answer."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import threading
+import time
 
+import httpx
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
+from sketchlab import sampling
 from sketchlab.web import create_app
+from sketchlab.web.scheduling import SchedulerConfig
 
 DRAWING = [[100, 100, 0], [40, 0, 0], [0, 40, 1]]
 
@@ -78,3 +86,109 @@ def test_serve_opens_the_host_check_only_with_a_non_loopback_host(model_dirs, mo
     for host, status in (("127.0.0.1", 400), ("0.0.0.0", 200)):
         with TestClient(served[host], base_url="http://studio.example") as client:
             assert client.get("/api/models").status_code == status
+
+
+# ------------------------------------------------------------------------------------------------ under load
+
+QUEUE_LIMIT = 20
+
+
+class Gate:
+    """Wraps sampling.complete: records each call's n and holds every call until the gate opens (the model is
+    'busy' for as long as the test wants, whatever the machine's speed)."""
+
+    def __init__(self, complete) -> None:
+        self.complete, self.calls, self.opened = complete, [], threading.Event()
+
+    def __call__(self, model, prefix, n, *args, **kwargs):
+        self.calls.append(n)
+        assert self.opened.wait(60), "the test never opened the gate"
+        return self.complete(model, prefix, n, *args, **kwargs)
+
+
+@contextlib.contextmanager
+def serving(app):
+    """The app under uvicorn in a thread, on a free loopback port."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(30)
+
+
+async def until(condition, what: str, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.01)
+
+
+@pytest.fixture
+def flooded(models, monkeypatch):
+    """A served studio whose model 'tiny' completes only when the test opens the gate."""
+    gate = Gate(sampling.complete)
+    monkeypatch.setattr(sampling, "complete", gate)
+    app = create_app(models, scheduling=SchedulerConfig(queue_limit=QUEUE_LIMIT))
+    with serving(app) as url:
+        yield url, gate, app.state.scheduler.queue(app.state.registry.get("tiny"))
+
+
+def complete(client: httpx.AsyncClient, **kwargs):
+    return client.post("/api/complete", json={"model": "tiny", "drawing": DRAWING, "n": 2}, **kwargs)
+
+
+def test_a_flood_of_one_model_is_bounded_batched_and_leaves_other_endpoints_answering(flooded):
+    url, gate, queue = flooded
+
+    async def scenario():
+        async with httpx.AsyncClient(base_url=url, timeout=60, limits=httpx.Limits(max_connections=200)) as client:
+            first = asyncio.ensure_future(complete(client))
+            await until(lambda: gate.calls, "the first completion to reach the model")
+            threads = threading.active_count()
+            flood = [asyncio.ensure_future(complete(client)) for _ in range(59)]
+            await until(lambda: queue.waiting() == QUEUE_LIMIT and sum(f.done() for f in flood) == 59 - QUEUE_LIMIT,
+                        "the queue to fill and the rest to be refused")
+            assert threading.active_count() <= threads + 1  # waiting requests hold no threads
+            others = [await client.get("/api/models"),
+                      await client.post("/api/render", json={"drawings": [DRAWING], "format": "png", "size": 64}),
+                      await client.post("/api/sample", json={"model": "decoder", "n": 2, "seed": 0})]
+            answered_meanwhile = sum(f.done() and f.result().status_code == 200 for f in [first, *flood])
+            gate.opened.set()
+            return others, answered_meanwhile, await first, await asyncio.gather(*flood)
+
+    others, answered_meanwhile, first, flood = asyncio.run(scenario())
+    assert [r.status_code for r in others] == [200, 200, 200]
+    assert answered_meanwhile == 0  # the other endpoints answered while the whole flood was still waiting
+    refused = [r for r in flood if r.status_code == 503]
+    assert len(refused) == 59 - QUEUE_LIMIT
+    assert all(int(r.headers["retry-after"]) >= 1 and "busy" in r.json()["detail"] for r in refused)
+    served = [first, *(r for r in flood if r.status_code == 200)]
+    assert len(served) == 1 + QUEUE_LIMIT and all(len(r.json()["drawings"]) == 2 for r in served)
+    assert gate.calls == [2, 2 * QUEUE_LIMIT]  # the queued requests ran as one batch
+
+
+def test_requests_whose_clients_hung_up_are_never_computed(flooded):
+    url, gate, queue = flooded
+
+    async def scenario():
+        async with httpx.AsyncClient(base_url=url, timeout=60, limits=httpx.Limits(max_connections=100)) as client:
+            busy = asyncio.ensure_future(complete(client))
+            await until(lambda: gate.calls, "the first completion to reach the model")
+            impatient = [complete(client, timeout=0.5) for _ in range(QUEUE_LIMIT)]
+            results = await asyncio.gather(*impatient, return_exceptions=True)
+            assert all(isinstance(r, httpx.TimeoutException) for r in results)
+            await until(lambda: queue.waiting() == 0, "the server to drop the abandoned requests")
+            gate.opened.set()
+            assert (await busy).status_code == 200
+            return await complete(client)
+
+    after = asyncio.run(scenario())
+    assert after.status_code == 200
+    assert gate.calls == [2, 2]  # the busy request and the one after: none of the abandoned ones
