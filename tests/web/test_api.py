@@ -217,11 +217,14 @@ def test_an_unconditional_model_cannot_encode(client):
         assert "unconditional" in detail
 
 
-def test_a_drawing_too_long_for_the_model_is_refused_clearly(client):
-    # 90 separate dots: no simplification can bring them under the tiny model's 45 readable points
+def test_a_drawing_too_long_for_the_model_is_read_from_its_most_recent_part(client):
+    # 90 separate dots: no simplification brings them under the tiny model's 45 readable points, so the model
+    # reads the last 45 (nothing is refused for its length) and the answer says how many strokes it left out
     dots = [[5, 3, 1]] * 90
-    detail = refused(client.post("/api/complete", json={"drawing": dots}))
-    assert "draw fewer strokes" in detail
+    data = client.post("/api/complete", json={"drawing": dots, "n": 1}).json()
+    assert data["prefix_rows"] == 45 and data["dropped_strokes"] == 45
+    read = np.cumsum(np.asarray(data["drawings"][0])[:45, :2], axis=0)
+    np.testing.assert_allclose(read, np.cumsum(np.asarray(dots)[:, :2], axis=0)[45:])  # in place on the canvas
 
 
 def test_a_long_smooth_drawing_is_simplified_to_fit(client):
@@ -325,11 +328,13 @@ def test_model_specs_and_loading(model_dirs, tmp_path, monkeypatch):
     assert list(models) == ["tiny", "other"]
     with pytest.raises(DataError, match="two models"):
         load_models([str(model_dirs["tiny"]), str(model_dirs["tiny"])])
-    # no model given: the zoo's Sketch-RNN models, and a clear error when there are none
+    # no model given: the zoo's Sketch-RNN models, sheep first (it draws recognisable things: the first-run default),
+    # and a clear error when there are none
     from sketchlab import zoo
 
     shipped = [m.name for m in zoo.zoo_models() if m.card["kind"] == "sketch-rnn"]
-    assert shipped and list(load_models([])) == shipped
+    loaded = list(load_models([]))
+    assert loaded[0] == "sheep" and sorted(loaded) == sorted(shipped)
     monkeypatch.setattr(zoo, "zoo_models", lambda: [])
     with pytest.raises(DataError, match="at least one"):
         load_models([])

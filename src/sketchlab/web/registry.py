@@ -10,9 +10,21 @@ from collections.abc import Mapping
 from sketchlab.errors import DataError
 from sketchlab.models.sketch_rnn import SketchRNN
 from sketchlab.web.placement import CANVAS_FILL, measure_extent
-from sketchlab.web.schemas import ModelInfo
+from sketchlab.web.schemas import ModelGroup, ModelInfo
 
 NAME_PATTERN = r"^[^\x00-\x1f\x7f/\\]{1,100}$"
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelAbout:
+    """What the model picker says of a model: where it comes from and what it draws, in plain words."""
+
+    group: ModelGroup = "yours"
+    draws: str = ""  # "sheep"; empty: unknown
+
+    def description(self, name: str, conditional: bool) -> str:
+        can = "can redraw and morph your drawing" if conditional else "continues your drawing"
+        return f"{name} - draws {self.draws}; {can}" if self.draws else f"{name} - {can}"
 
 
 @dataclasses.dataclass
@@ -23,6 +35,7 @@ class ModelEntry:
     model: SketchRNN
     lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
     extent: float | None = None  # the typical drawing's larger side, in data units (measured on first use)
+    about: ModelAbout = dataclasses.field(default_factory=ModelAbout)
 
     def typical_extent(self) -> float:
         """The larger side of a typical drawing of this model, in data units (call with the lock held)."""
@@ -35,7 +48,8 @@ class ModelEntry:
 
     def info(self) -> ModelInfo:
         c = self.model.config
-        return ModelInfo(name=self.name, conditional=c.conditional, max_seq_len=c.max_seq_len, cell=c.cell,
+        return ModelInfo(name=self.name, description=self.about.description(self.name, c.conditional),
+                         group=self.about.group, conditional=c.conditional, max_seq_len=c.max_seq_len, cell=c.cell,
                          z_size=c.z_size if c.conditional else None, num_mixture=c.num_mixture,
                          enc_hidden=c.enc_hidden if c.conditional else None, dec_hidden=c.dec_hidden,
                          scale_factor=float(c.scale_factor))
@@ -49,14 +63,14 @@ class ModelRegistry:
     """The models the studio offers, by name. `get` is the single place a request's model is looked up (a model
     zoo that loads pretrained models on demand plugs in by overriding it and `entries`)."""
 
-    def __init__(self, models: Mapping[str, SketchRNN]) -> None:
+    def __init__(self, models: Mapping[str, SketchRNN], about: Mapping[str, ModelAbout] | None = None) -> None:
         if not models:
             raise DataError("the studio needs at least one model")
         self._entries: dict[str, ModelEntry] = {}
         for name, model in models.items():
             if not isinstance(name, str) or not re.match(NAME_PATTERN, name):
                 raise DataError(f"bad model name {name!r}: use 1 to 100 printable characters without slashes")
-            self._entries[name] = ModelEntry(name, model)
+            self._entries[name] = ModelEntry(name, model, about=(about or {}).get(name, ModelAbout()))
 
     def entries(self) -> list[ModelEntry]:
         return list(self._entries.values())

@@ -77,6 +77,14 @@ class CompleteRequest(_Request):
     temperature: Temperature = 0.5
     seed: Seed = None
     canvas_size: CanvasSize = DEFAULT_CANVAS
+    stay_on_paper: bool = Field(True, description="keep the pen on the canvas (0..canvas_size on both axes): a point "
+                                                  "that would leave it is drawn again, then moved onto the edge")
+
+
+class ContinueRequest(CompleteRequest):
+    """A live continuation: the same as complete, answered as a stream of points (see `sketchlab.web.live`)."""
+
+    n: Count = 1
 
 
 class ReconstructRequest(_Request):
@@ -111,8 +119,14 @@ class RenderRequest(BaseModel):
 OutRow = tuple[float, float, int]
 
 
+ModelGroup = Literal["shipped", "cache", "yours"]
+
+
 class ModelInfo(BaseModel):
     name: str
+    description: str = Field("", description="what the model draws and can do, in plain words")
+    group: ModelGroup = Field("yours", description="shipped with sketchlab, downloaded into the cache, or a folder "
+                                                   "given to `sketchlab serve`")
     conditional: bool
     max_seq_len: int
     cell: str
@@ -137,3 +151,5 @@ class DrawingsResponse(BaseModel):
     prefix_rows: int | None = Field(
         None, description="complete only: each result starts with this many rows of the (simplified) user drawing")
     simplified_points: int | None = Field(None, description="points of the user's drawing as the model read it")
+    dropped_strokes: int = Field(0, description="strokes at the start of a drawing too long for the model, left out "
+                                                "in whole or in part (the model read the most recent part)")
