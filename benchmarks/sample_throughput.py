@@ -18,7 +18,7 @@ from common import LoopLSTM, machine
 
 from sketchlab import sampling
 from sketchlab.models.sketch_rnn import SketchRNN, SketchRNNConfig
-from sketchlab.pipelines import load_model
+from sketchlab.pipelines.strokes import load_model
 
 
 def random_model(temperature: float) -> SketchRNN:

@@ -21,7 +21,7 @@ from sketchlab.evaluation import classifier_labels, score_classifier, sketch_rnn
 from sketchlab.metrics import target_recognizability
 from sketchlab.models.classifier import SketchClassifier
 from sketchlab.models.pretrained import CONFIG_FILE, MODEL_FILE, model_kind
-from sketchlab.pipelines import load_model, load_splits
+from sketchlab.pipelines.strokes import load_model, load_splits
 from sketchlab.zoo import CARD_FILE, ZOO_DIR, recipe_commands, zoo_models
 
 REPO = Path(__file__).resolve().parents[1]

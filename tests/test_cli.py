@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 from sketchlab.cli import main
-from sketchlab.pipelines import load_model
+from sketchlab.pipelines.strokes import load_model
 
 TINY = ["--enc-hidden", "16", "--dec-hidden", "32", "--z-size", "8", "--num-mixture", "3", "--batch-size", "16"]
 SVG = "{http://www.w3.org/2000/svg}"

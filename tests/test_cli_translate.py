@@ -128,7 +128,7 @@ def test_translate_draws_from_stroke_data(doodles, sheep_path, folders, tmp_path
         picture = np.asarray(Image.open(tmp_path / "sheep.png"))
         assert picture.shape == (4 * 18 + 2, 2 * 18 + 2, 3)
     # The first test sheep, rasterized 16x16 as the training doodles were (two pixels of padding around each tile).
-    from sketchlab.image_pipelines import load_image_data
+    from sketchlab.pipelines.images import load_image_data
 
     first = load_image_data(str(sheep_path), 16, split="test").images(slice(0, 1))[0, 0]
     np.testing.assert_array_equal(picture[2:18, 2:18, 0], np.rint((first.numpy() + 1) * 127.5))

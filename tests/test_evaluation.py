@@ -11,7 +11,7 @@ from sketchlab.cli import main
 from sketchlab.data.datasets import StrokeDataset, make_batch
 from sketchlab.evaluation import classifier_labels, evaluate_sketch_rnn, sketch_rnn_test_losses
 from sketchlab.models.sketch_rnn import SketchRNN, SketchRNNConfig
-from sketchlab.pipelines import load_model, load_splits
+from sketchlab.pipelines.strokes import load_model, load_splits
 
 TINY = ["--enc-hidden", "16", "--dec-hidden", "32", "--z-size", "8", "--num-mixture", "3", "--batch-size", "16"]
 QUIET = ["--no-progress", "--no-tensorboard"]

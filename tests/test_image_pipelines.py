@@ -10,7 +10,9 @@ from sketchlab.data.images import ImageFolderDataset
 from sketchlab.data.quickdraw import read_ndjson, simplified_to_stroke3
 from sketchlab.data.raster import ImageBatches, RasterSketchDataset
 from sketchlab.errors import CheckpointError, DataError
-from sketchlab.image_pipelines import (
+from sketchlab.models.dcgan import DCGAN, DCGANConfig
+from sketchlab.models.wae import WAE, WAEConfig
+from sketchlab.pipelines.images import (
     analogy_grid,
     anomaly_report,
     anomaly_scores,
@@ -20,8 +22,6 @@ from sketchlab.image_pipelines import (
     prior_interpolation_grid,
     roc_auc,
 )
-from sketchlab.models.dcgan import DCGAN, DCGANConfig
-from sketchlab.models.wae import WAE, WAEConfig
 from sketchlab.training.engine import Trainer, TrainConfig
 
 
@@ -128,7 +128,7 @@ def test_image_data_from_every_source(data_dir, sheep_path, tmp_path):
 def test_training_on_stroke_data_validates_the_autoencoders(sheep_path, tmp_path):
     import json
 
-    from sketchlab.image_pipelines import make_config, train_pixel_model
+    from sketchlab.pipelines.images import make_config, train_pixel_model
 
     tiny = dict(image_size=16, width=4, latent_dim=2, batch_size=8)
     for kind, validates in (("wae-mmd", True), ("dcgan", False)):

@@ -11,7 +11,7 @@ from sketchlab.evaluation import classifier_labels, classifier_summary, score_cl
 from sketchlab.metrics import target_recognizability
 from sketchlab.models.classifier import SketchClassifier
 from sketchlab.models.pretrained import MODEL_FILE
-from sketchlab.pipelines import load_model, load_splits
+from sketchlab.pipelines.strokes import load_model, load_splits
 from sketchlab.zoo import rebuild_data, recipe_builds, recipe_commands, resolve_model_path, zoo_models
 
 MODELS = {model.name: model for model in zoo_models()}

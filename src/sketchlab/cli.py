@@ -237,7 +237,7 @@ def print_trained(out_dir: str) -> None:
 
 def cmd_train(args: argparse.Namespace) -> None:
     from sketchlab.models.sketch_rnn import SketchRNNConfig
-    from sketchlab.pipelines import train_sketch_rnn
+    from sketchlab.pipelines.strokes import train_sketch_rnn
     from sketchlab.training.engine import TrainConfig
 
     train_sketch_rnn(args.data, dataclass_from_args(SketchRNNConfig, args), dataclass_from_args(TrainConfig, args))
@@ -245,7 +245,7 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 def _model(args: argparse.Namespace):
-    from sketchlab.pipelines import load_model
+    from sketchlab.pipelines.strokes import load_model
 
     return load_model(args.model, args.device)
 
@@ -266,7 +266,7 @@ def cmd_sample(args: argparse.Namespace) -> None:
 
 def cmd_reconstruct(args: argparse.Namespace) -> None:
     from sketchlab import sampling
-    from sketchlab.pipelines import pick_drawings
+    from sketchlab.pipelines.strokes import pick_drawings
 
     model = _model(args)
     originals = pick_drawings(args.data, args.index, args.split, model.config.max_seq_len)
@@ -278,7 +278,7 @@ def cmd_reconstruct(args: argparse.Namespace) -> None:
 
 def cmd_interpolate(args: argparse.Namespace) -> None:
     from sketchlab import sampling
-    from sketchlab.pipelines import pick_drawings
+    from sketchlab.pipelines.strokes import pick_drawings
 
     model = _model(args)
     first, second = pick_drawings(args.data, [args.first, args.second], args.split, model.config.max_seq_len)
@@ -289,7 +289,7 @@ def cmd_interpolate(args: argparse.Namespace) -> None:
 
 def cmd_complete(args: argparse.Namespace) -> None:
     from sketchlab import sampling
-    from sketchlab.pipelines import first_strokes, pick_drawings
+    from sketchlab.pipelines.strokes import first_strokes, pick_drawings
 
     model = _model(args)
     (drawing,) = pick_drawings(args.data, [args.index], args.split, model.config.max_seq_len)
@@ -313,7 +313,7 @@ def command_line(argv: list[str]) -> str:
 def cmd_classifier_train(args: argparse.Namespace) -> None:
     from sketchlab.evaluation import train_classifier
     from sketchlab.models.classifier import ClassifierConfig, SketchClassifier
-    from sketchlab.pipelines import load_splits
+    from sketchlab.pipelines.strokes import load_splits
     from sketchlab.training.engine import TrainConfig
 
     splits = load_splits(args.data, 10**9)
@@ -336,7 +336,7 @@ def _report_classifier(model, splits, out: Path, command: str) -> None:
 def cmd_classifier_test(args: argparse.Namespace) -> None:
     from sketchlab.evaluation import classifier_labels
     from sketchlab.models.classifier import SketchClassifier
-    from sketchlab.pipelines import load_splits
+    from sketchlab.pipelines.strokes import load_splits
 
     model = SketchClassifier.from_pretrained(args.model)
     splits = load_splits(args.data, 10**9)
@@ -355,11 +355,11 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         model_summary,
     )
     from sketchlab.errors import DataError
-    from sketchlab.image_pipelines import load_pixel_model
+    from sketchlab.pipelines.images import load_pixel_model
     from sketchlab.metrics.report import write_report
     from sketchlab.models.classifier import SketchClassifier
     from sketchlab.models.pretrained import saved_model_kind
-    from sketchlab.pipelines import load_splits
+    from sketchlab.pipelines.strokes import load_splits
 
     classifier = SketchClassifier.from_pretrained(args.classifier, map_location=args.device)
     folder, kind = saved_model_kind(args.model)
@@ -396,7 +396,7 @@ def _evaluate_translation(args: argparse.Namespace, classifier, folder: Path) ->
     from sketchlab.data.raster import raster_line_width
     from sketchlab.errors import DataError
     from sketchlab.evaluation import classifier_summary, domain_class, evaluate_translation, model_summary
-    from sketchlab.image_pipelines import domain_data, load_translation_model
+    from sketchlab.pipelines.translation import domain_data, load_translation_model
     from sketchlab.metrics.report import write_report
 
     if args.data is not None or args.class_name is not None or not (args.data_a and args.data_b):
@@ -477,7 +477,7 @@ PIXEL_DATA_HELP = ("an image folder (PNG/JPEG/WebP, searched recursively), openm
 def pixel_options_class():
     """One dataclass with every pixel model config's fields, each defaulting to None ("the model's paper value"),
     so `add_dataclass_options` makes a flag for each and `train-image` can tell which ones were given."""
-    from sketchlab.image_pipelines import PIXEL_MODELS
+    from sketchlab.pipelines.images import PIXEL_MODELS
 
     fields = {}
     for _, config_class, _ in PIXEL_MODELS.values():
@@ -488,7 +488,7 @@ def pixel_options_class():
 
 
 def add_pixel_commands(sub) -> None:
-    from sketchlab.image_pipelines import PIXEL_MODELS
+    from sketchlab.pipelines.images import PIXEL_MODELS
     from sketchlab.training.engine import TrainConfig
 
     train = sub("train-image", "train a pixel model (DCGAN, WAE-MMD, WAE-GAN, BEGAN) on pictures or sketches",
@@ -583,7 +583,7 @@ def add_translation_commands(sub) -> None:
 
 
 def cmd_train_translate(args: argparse.Namespace) -> None:
-    from sketchlab.image_pipelines import train_translation, translation_domains
+    from sketchlab.pipelines.translation import train_translation, translation_domains
     from sketchlab.models.cyclegan import CycleGANConfig
     from sketchlab.training.engine import TrainConfig
 
@@ -598,7 +598,7 @@ def cmd_train_translate(args: argparse.Namespace) -> None:
 
 
 def cmd_translate(args: argparse.Namespace) -> None:
-    from sketchlab.image_pipelines import load_translation_model, translation_grid, translation_inputs
+    from sketchlab.pipelines.translation import load_translation_model, translation_grid, translation_inputs
 
     model = load_translation_model(args.model, args.device)
     images = translation_inputs(model, args.direction, args.files, args.data, args.split, args.n)
@@ -606,7 +606,7 @@ def cmd_translate(args: argparse.Namespace) -> None:
 
 
 def cmd_train_image(args: argparse.Namespace) -> None:
-    from sketchlab.image_pipelines import make_config, train_pixel_model
+    from sketchlab.pipelines.images import make_config, train_pixel_model
     from sketchlab.training.engine import TrainConfig
 
     given = {f.name: getattr(args, f.name) for f in dataclasses.fields(pixel_options_class())
@@ -617,13 +617,13 @@ def cmd_train_image(args: argparse.Namespace) -> None:
 
 
 def _pixel_model(args: argparse.Namespace):
-    from sketchlab.image_pipelines import load_pixel_model
+    from sketchlab.pipelines.images import load_pixel_model
 
     return load_pixel_model(args.model, args.device)
 
 
 def _pixel_data(model, spec: str, split: str):
-    from sketchlab.image_pipelines import load_image_data
+    from sketchlab.pipelines.images import load_image_data
 
     return load_image_data(spec, model.config.image_size, model.config.channels, split=split)
 
@@ -635,10 +635,10 @@ def _save_picture(picture, args: argparse.Namespace) -> None:
 
 
 def cmd_generate(args: argparse.Namespace) -> None:
-    from sketchlab.image_pipelines import generate_grid, latent_plane_grid
+    from sketchlab.pipelines.images import generate_grid, latent_plane_grid
 
     if args.prompt is not None:
-        from sketchlab.text_to_image import load_stackgan, prompt_grid
+        from sketchlab.pipelines.text import load_stackgan, prompt_grid
 
         model = load_stackgan(args.model, args.device)
         _save_picture(prompt_grid(model, args.prompt, args.n or 8, args.seed, args.stages), args)
@@ -660,7 +660,7 @@ def _pairs(text: str) -> list[tuple[int, int]]:
 
 
 def cmd_interpolate_image(args: argparse.Namespace) -> None:
-    from sketchlab.image_pipelines import interpolation_grid, prior_interpolation_grid
+    from sketchlab.pipelines.images import interpolation_grid, prior_interpolation_grid
 
     model = _pixel_model(args)
     if args.data is not None and model.can_encode:
@@ -672,14 +672,14 @@ def cmd_interpolate_image(args: argparse.Namespace) -> None:
 
 
 def cmd_analogy_image(args: argparse.Namespace) -> None:
-    from sketchlab.image_pipelines import analogy_grid
+    from sketchlab.pipelines.images import analogy_grid
 
     model = _pixel_model(args)
     _save_picture(analogy_grid(model, _pixel_data(model, args.data, args.split), args.a, args.b, args.c), args)
 
 
 def cmd_anomaly_score(args: argparse.Namespace) -> None:
-    from sketchlab.image_pipelines import anomaly_report
+    from sketchlab.pipelines.images import anomaly_report
 
     model = _pixel_model(args)
     dataset = _pixel_data(model, args.data, args.split)
@@ -708,7 +708,7 @@ def add_stackgan_commands(sub) -> None:
 
 def cmd_train_stackgan(args: argparse.Namespace) -> None:
     from sketchlab.models.stackgan import StackGANConfig
-    from sketchlab.text_to_image import train_stackgan
+    from sketchlab.pipelines.text import train_stackgan
     from sketchlab.training.engine import TrainConfig
 
     # The data decides the channels (`channels` only picks grayscale or RGB for pictures).

@@ -34,7 +34,7 @@ from sketchlab.metrics import (
 )
 from sketchlab.models.classifier import ClassifierConfig, SketchClassifier, raster_set
 from sketchlab.models.sketch_rnn import SketchRNN
-from sketchlab.pipelines import load_splits
+from sketchlab.pipelines.strokes import load_splits
 from sketchlab.training.engine import Trainer, TrainConfig, average_evaluation, seed_everything
 
 SAMPLE_TEMPERATURES = (0.2, 0.4, 0.6, 0.8, 1.0)

@@ -7,7 +7,7 @@ import torch
 
 from sketchlab.data.raster import ImageBatches, RasterSketchDataset
 from sketchlab.errors import CheckpointError, ConfigError
-from sketchlab.image_pipelines import PIXEL_MODELS, make_config
+from sketchlab.pipelines.images import PIXEL_MODELS, make_config
 from sketchlab.training.engine import Trainer, TrainConfig
 
 TINY = {

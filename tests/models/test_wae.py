@@ -7,8 +7,8 @@ import torch
 
 from sketchlab.data.quickdraw import read_ndjson, simplified_to_stroke3
 from sketchlab.data.raster import ImageBatches, RasterSketchDataset
-from sketchlab.image_pipelines import latent_plane_grid
 from sketchlab.models.wae import KERNEL_SCALES, WAE, WAEConfig, imq_mmd
+from sketchlab.pipelines.images import latent_plane_grid
 from sketchlab.training.engine import Trainer, TrainConfig
 
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from sketchlab.models.sketch_rnn import SketchRNN, SketchRNNConfig
-from sketchlab.pipelines import load_model
+from sketchlab.pipelines.strokes import load_model
 
 END_OF_SKETCH_LOGIT = 2  # index of p3 among the decoder's pen logits
 

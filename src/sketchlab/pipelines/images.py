@@ -17,12 +17,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from sketchlab.data.images import ImageFolderDataset, PairedImageBatches, load_images
+from sketchlab.data.images import ImageFolderDataset
 from sketchlab.data.npz import StrokeSplits
 from sketchlab.data.raster import ImageBatches, RasterSketchDataset, iter_image_batches, raster_line_width
 from sketchlab.errors import ConfigError, DataError
 from sketchlab.models.began import BEGAN, BEGANConfig
-from sketchlab.models.cyclegan import CycleGAN, side_by_side
 from sketchlab.models.dcgan import DCGAN, DCGANConfig
 from sketchlab.models.pixel import evaluating
 from sketchlab.models.pretrained import load_saved
@@ -49,9 +48,9 @@ NDJSON_SUFFIXES = (".ndjson", ".ndjson.gz")
 
 def _stroke_splits(spec: str) -> StrokeSplits:
     """Stroke data of every comma-separated item, one class each: `.ndjson` files (all their drawings in `train`),
-    the rest through `pipelines.load_splits` (`.npz` paths and set names)."""
+    the rest through `pipelines.strokes.load_splits` (`.npz` paths and set names)."""
     from sketchlab.data.quickdraw import read_ndjson, simplified_to_stroke3
-    from sketchlab.pipelines import load_splits
+    from sketchlab.pipelines.strokes import load_splits
 
     items = [item.strip() for item in spec.split(",") if item.strip()]
     if not items:
@@ -74,7 +73,7 @@ def _stroke_splits(spec: str) -> StrokeSplits:
                         class_names=names)
 
 
-def _picture_folder(spec: str, size: int) -> Path | None:
+def picture_folder(spec: str, size: int) -> Path | None:
     """The folder of pictures `--data` names (`openmoji` rendered at `size` on first use), or None for stroke data."""
     path = Path(spec).expanduser()
     if path.is_dir():
@@ -96,7 +95,7 @@ def load_image_data(spec: str, size: int, channels: int | None = None, split: st
     """The images of `--data` at `size` x `size`: an `ImageFolderDataset` (folders, openmoji; RGB unless
     `channels=1`; every picture, whatever `split`) or a `RasterSketchDataset` of the stroke data's `split`
     (grayscale). Both have `images(indices)`, `labels` and `class_names`."""
-    folder = _picture_folder(spec, size)
+    folder = picture_folder(spec, size)
     if folder is not None:
         return ImageFolderDataset(folder, size=size, channels=channels or 3)
     return _rasterized(_stroke_splits(spec), size, channels, split)
@@ -104,7 +103,7 @@ def load_image_data(spec: str, size: int, channels: int | None = None, split: st
 
 def load_training_images(spec: str, size: int, channels: int | None = None):
     """`(train, valid)`: stroke data's train and valid splits (read once), or a picture folder and None."""
-    folder = _picture_folder(spec, size)
+    folder = picture_folder(spec, size)
     if folder is not None:
         return ImageFolderDataset(folder, size=size, channels=channels or 3), None
     splits = _stroke_splits(spec)
@@ -153,85 +152,6 @@ def train_pixel_model(data: str, config, train_config: TrainConfig, channels: in
 def load_pixel_model(path: str | Path, device: str = "cpu"):
     """A trained pixel model from its folder (a run folder stands for its best/), in eval mode."""
     return load_saved(path, _BY_FOLDER_NAME, f"a pixel model ({', '.join(_BY_FOLDER_NAME)})", device)
-
-
-# ---------------------------------------------------------------------------------------------------- translation
-
-
-def translation_domains(data: str | None, data_a: str | None, data_b: str | None) -> tuple[str, str]:
-    """The `--data` specs of domains A and B: `data_a` and `data_b`, or `data`'s trainA/ and trainB/ folders (the
-    layout of the CycleGAN paper's data sets)."""
-    if data is not None and (data_a or data_b):
-        raise DataError("give either --data (a folder with trainA/ and trainB/) or --data-a and --data-b, not both")
-    if data is not None:
-        folders = [Path(data).expanduser() / name for name in ("trainA", "trainB")]
-        missing = [str(folder) for folder in folders if not folder.is_dir()]
-        if missing:
-            raise DataError(f"--data needs the folders trainA/ and trainB/: no {', '.join(missing)}")
-        return str(folders[0]), str(folders[1])
-    if not data_a or not data_b:
-        raise DataError("name both domains: --data-a and --data-b (or --data, a folder with trainA/ and trainB/)")
-    return data_a, data_b
-
-
-def train_translation(data_a: str, data_b: str, config, train_config: TrainConfig, channels_a: int | None = None,
-                      channels_b: int | None = None) -> CycleGAN:
-    """Train (or continue) a CycleGAN between the images of `data_a` and `data_b` (each any `--data` of
-    `load_image_data`; stroke data's train split). The channels are the data's; unless `config.lr_schedule_steps`
-    is set, the learning rate decays over the second half of `train_config.steps`. No validation: best/ is the
-    final model."""
-    config.validate()
-    domain_a = load_image_data(data_a, config.image_size, channels_a)
-    domain_b = load_image_data(data_b, config.image_size, channels_b)
-    config = dataclasses.replace(config, channels_a=channels_of(domain_a), channels_b=channels_of(domain_b),
-                                 lr_schedule_steps=config.lr_schedule_steps or train_config.steps)
-    seed_everything(train_config.seed)
-    model = CycleGAN(config)
-    batches = PairedImageBatches(domain_a, domain_b, config.batch_size, seed=train_config.seed)
-    Trainer(model, batches, None, train_config).fit()
-    return model
-
-
-def load_translation_model(path: str | Path, device: str = "cpu") -> CycleGAN:
-    """A trained CycleGAN from its folder (a run folder stands for its best/), in eval mode."""
-    return load_saved(path, {CycleGAN.model_name: CycleGAN}, "a cyclegan", device)
-
-
-def _domain_channels(model: CycleGAN, domain: str) -> int:
-    return model.config.channels_a if domain == "a" else model.config.channels_b
-
-
-def domain_data(model: CycleGAN, spec: str, domain: str, split: str = "test"):
-    """The images of `spec` (any `--data` of `load_image_data`) as the model's domain `domain` ("a" or "b") was
-    trained on: stroke data's `split` rasterized at the model's size, pictures resized to it. A DataError when
-    there are none, or when stroke data (grayscale) meets a domain of colour pictures."""
-    channels = _domain_channels(model, domain)
-    if channels != 1 and _picture_folder(spec, model.config.image_size) is None:
-        raise DataError(f"domain {domain.upper()} of this model is colour pictures: {spec} holds drawings (grayscale)")
-    dataset = load_image_data(spec, model.config.image_size, channels, split)
-    if not len(dataset):
-        hint = " (.ndjson files hold train drawings only: --split train, or `sketchlab data build` a .npz)"
-        raise DataError(f"{spec} has no {split} drawings{hint if split != 'train' else ''}")
-    return dataset
-
-
-def translation_inputs(model: CycleGAN, direction: str, files: list[str] | None = None, data: str | None = None,
-                       split: str = "test", n: int = 8) -> torch.Tensor:
-    """What `translate` translates: the picture `files`, or the first `n` images of `data` (a stroke set's `split`
-    rasterized as the model was trained: a doodle becomes what the model makes of its source domain)."""
-    if bool(files) == (data is not None):
-        raise DataError("give either picture FILEs or --data (drawings or pictures), one of the two")
-    source = "a" if direction == "AtoB" else "b"
-    if files:
-        return load_images(files, model.config.image_size, _domain_channels(model, source))
-    if n < 1:
-        raise DataError(f"--n must be at least 1, got {n}")
-    return domain_data(model, data, source, split).images(slice(0, n))
-
-
-def translation_grid(model: CycleGAN, images: torch.Tensor, direction: str = "AtoB") -> np.ndarray:
-    """One row per image of the model's source domain (`translation_inputs`): the image and its translation."""
-    return image_grid(side_by_side(images, model.translate(images, direction)), ncols=2)
 
 
 # -------------------------------------------------------------------------------------------------------- drawing

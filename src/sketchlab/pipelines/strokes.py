@@ -1,4 +1,5 @@
-"""The verbs a user runs, as Python functions: the CLI and the web studio are thin doors onto these."""
+"""Sketch-RNN's verbs as Python functions (the CLI and the studio call these): read stroke data, train, load a
+model, pick drawings and their first strokes."""
 
 from __future__ import annotations
 

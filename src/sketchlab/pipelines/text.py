@@ -1,7 +1,7 @@
 """StackGAN's verbs as Python functions (the CLI calls these): train a stage on pictures with texts, load a model,
 draw pictures for prompts.
 
-Data (`--data`) is any of `image_pipelines.load_image_data`'s: `openmoji` (each emoji's Unicode name is its text),
+Data (`--data`) is any of `pipelines.images.load_image_data`'s: `openmoji` (each emoji's Unicode name is its text),
 Quick, Draw! `.ndjson` files or stroke data names (the category name is the text), or a picture folder (the
 sub-folder name). Stage I trains at `image_size`; Stage II at `upscale` times that, on top of a Stage-I model folder.
 """
@@ -16,9 +16,9 @@ import torch
 
 from sketchlab.data.texts import TextImageBatches, image_texts
 from sketchlab.errors import ConfigError, DataError
-from sketchlab.image_pipelines import channels_of, load_training_images
 from sketchlab.models.pretrained import load_saved
 from sketchlab.models.stackgan import STAGE_ONE_FIELDS, StackGAN, StackGANConfig, build_vocabulary
+from sketchlab.pipelines.images import channels_of, load_training_images
 from sketchlab.render import image_grid
 from sketchlab.training.engine import Trainer, TrainConfig, seed_everything
 
