@@ -139,18 +139,49 @@ class ShuffledBatches:
         self.generator.set_state(state["generator"])
 
 
+def bucket_by_length(order: torch.Tensor, lengths: torch.Tensor, batch_size: int, pool: int,
+                     generator: torch.Generator) -> torch.Tensor:
+    """`order` rearranged so that each run of `batch_size` items is a batch of drawings of similar lengths.
+
+    The full batches' items are taken `pool` batches at a time, sorted by length (equal lengths keep their order in
+    `order`) and cut into batches; then the batches are shuffled. The remainder, too few for a batch, stays at the end.
+    """
+    full = len(order) // batch_size * batch_size
+    batches = []
+    for start in range(0, full, pool * batch_size):
+        chunk = order[start : min(start + pool * batch_size, full)]
+        batches.extend(chunk[torch.sort(lengths[chunk], stable=True).indices].split(batch_size))
+    shuffled = [batches[i] for i in torch.randperm(len(batches), generator=generator)]
+    return torch.cat([*shuffled, order[full:]])
+
+
 class StrokeBatches(ShuffledBatches):
-    """Sketch-RNN training batches, augmented as the paper does (random scale, dropped points)."""
+    """Sketch-RNN training batches, augmented as the paper does (random scale, dropped points).
+
+    With `bucket_pool` k > 0 each epoch's batches are cut from k batches' worth of drawings sorted by length
+    (`bucket_by_length`), so that a model can run each batch only to its longest drawing: on sheep (mean length 125
+    of 250) batches of random drawings nearly all hold one longer than 240 rows, while k = 16 brings the mean longest
+    down to 133 (the whole epoch sorted: 127).
+    """
 
     def __init__(self, dataset: StrokeDataset, batch_size: int, seed: int = 0, shuffle: bool = True,
-                 random_scale_factor: float = 0.0, augment_stroke_prob: float = 0.0):
+                 random_scale_factor: float = 0.0, augment_stroke_prob: float = 0.0, bucket_pool: int = 0):
         if len(dataset) == 0:
             raise DataError("no drawings to make training batches from")
         if not 0 <= random_scale_factor < 1 or not 0 <= augment_stroke_prob <= 1:
             raise ValueError("need 0 <= random_scale_factor < 1 and 0 <= augment_stroke_prob <= 1")
+        if bucket_pool < 0:
+            raise ValueError(f"bucket_pool must be >= 0, got {bucket_pool}")
+        self.bucket_pool = bucket_pool  # before the first epoch's order, which reads it
         super().__init__(dataset, batch_size, seed, shuffle)
         self.random_scale_factor = random_scale_factor
         self.augment_stroke_prob = augment_stroke_prob
+
+    def _epoch_order(self) -> torch.Tensor:
+        order = super()._epoch_order()
+        if not self.bucket_pool:
+            return order
+        return bucket_by_length(order, self.dataset.lengths, self.batch_size, self.bucket_pool, self.generator)
 
     def make_batch(self, indices: torch.Tensor) -> Batch:
         rows, lengths = self.dataset.strokes[indices], self.dataset.lengths[indices]
