@@ -236,3 +236,28 @@ def test_step_product_gives_the_gradients_of_plain_products():
     loss.backward(retain_graph=True)
     loss.backward()
     torch.testing.assert_close(weight.grad, 2 * expected[0])
+
+
+@pytest.mark.parametrize("name", CELL_OPTIONS)
+def test_gradients_under_bf16_autocast_have_the_parameters_dtypes_and_values(name):
+    """`--amp bf16` (CUDA or CPU autocast): the layernorm and hyper cells' summed recurrent gradients must come back in
+    float32 (they used to meet bf16 step gradients and fail), and every gradient must match float32 training's to
+    bf16 precision."""
+    cell = build(name)
+    generator = torch.Generator().manual_seed(11)
+    x, state = torch.randn(4, 7, INPUT, generator=generator), torch.randn(4, cell.state_size, generator=generator)
+
+    def gradients(autocast: bool) -> dict[str, torch.Tensor]:
+        cell.zero_grad()
+        with torch.autocast("cpu", torch.bfloat16, enabled=autocast):
+            outputs, final = cell(x, state)
+            loss = outputs.float().sin().sum() + final.float().square().sum()
+        loss.backward()
+        return {n: p.grad.clone() for n, p in cell.named_parameters() if p.grad is not None}
+
+    exact, mixed = gradients(False), gradients(True)
+    assert mixed.keys() == exact.keys() and exact
+    for n, p in cell.named_parameters():
+        if n in mixed:
+            assert mixed[n].dtype == p.dtype, n
+            assert (mixed[n] - exact[n]).norm() <= 0.05 * exact[n].norm() + 1e-6, n

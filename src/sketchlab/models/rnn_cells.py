@@ -276,6 +276,9 @@ def step_product(weight: Tensor) -> Callable[[Tensor, Tensor | None], Tensor]:
     total: list[Tensor] = []  # the summed gradient, shared by the steps and the token
     token = _StepWeightToken.apply(weight, total)
     detached = weight.detach()
+    device = weight.device.type
+    if torch.is_autocast_enabled(device):  # the products' precision: the weight is cast once, not at every step
+        detached = detached.to(torch.get_autocast_dtype(device))
     return lambda v, add=None: _StepProduct.apply(v, add, token, detached, total)
 
 
@@ -291,19 +294,26 @@ class _StepWeightToken(torch.autograd.Function):
 
 
 class _StepProduct(torch.autograd.Function):
+    """One step's product with `weight` (the weight itself, or its copy in autocast's precision); its gradient is added
+    into `total`, kept in the dtype of the weight itself (`token`'s)."""
+
     @staticmethod
     def forward(ctx, v: Tensor, add: Tensor | None, token: Tensor, weight: Tensor, total: list[Tensor]) -> Tensor:
-        ctx.save_for_backward(v, weight)
-        ctx.total = total
-        return v @ weight.t() if add is None else torch.addmm(add, v, weight.t())
+        out = v @ weight.t() if add is None else torch.addmm(add, v, weight.t())
+        ctx.save_for_backward(v.to(out.dtype), weight)  # under autocast, v as the product used it
+        ctx.total, ctx.sum_dtype = total, token.dtype
+        return out
 
     @staticmethod
     def backward(ctx, d_out: Tensor):
         v, weight = ctx.saved_tensors
-        if ctx.total:
+        d_out = d_out.to(v.dtype)
+        if not ctx.total:
+            ctx.total.append(torch.zeros(weight.shape, dtype=ctx.sum_dtype, device=weight.device))
+        if ctx.total[0].dtype == v.dtype:
             ctx.total[0].addmm_(d_out.t(), v)
-        else:
-            ctx.total.append(d_out.t() @ v)
+        else:  # autocast: multiplied in its lower precision, summed in the weight's
+            ctx.total[0].add_(d_out.t() @ v)
         d_v = d_out @ weight if ctx.needs_input_grad[0] else None
         return d_v, d_out if ctx.needs_input_grad[1] else None, d_out.new_zeros(()), None, None
 
