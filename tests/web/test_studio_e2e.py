@@ -1,8 +1,11 @@
 """The studio in a real browser: `serve()` in a subprocess on a free loopback port, headless Debian Chromium driven by
-Playwright. Draw with the mouse, press Complete, wait for the animated candidates, take one onto the canvas, undo.
+Playwright, at a desktop size with a mouse and at a phone size with touch. Draw, lift the pen and watch the model
+draw on (pixels of the canvas), stop it by drawing again, several futures at the canvas's scale, a 150-stroke
+drawing completed and downloaded, a reload that keeps the drawing, /docs with the network blocked.
 
-Needs /usr/bin/chromium (`apt-get install -y chromium`; Playwright's own browser download cannot work here) and the
-PyPI `playwright` package. Set SKETCHLAB_STUDIO_SCREENSHOT=docs/studio.png to save a screenshot of the studio.
+Needs /usr/bin/chromium (`make browser`; Playwright's own browser download cannot work here) and the PyPI
+`playwright` package. SKETCHLAB_STUDIO_SCREENSHOTS=docs saves docs/studio.png and docs/studio-phone.png, drawn by
+the shipped sheep model (the tests then run against it instead of the tiny random models).
 """
 
 from __future__ import annotations
@@ -32,12 +35,15 @@ CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
-SCREENSHOT = os.environ.get("SKETCHLAB_STUDIO_SCREENSHOT")
+SCREENSHOTS = os.environ.get("SKETCHLAB_STUDIO_SCREENSHOTS")
+PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
 
-# Pixels of a canvas: all painted ones, and the saturated ones (the candidates' colours; the user's ink and the
-# grey of the drawing inside a candidate tile are not saturated).
-COUNT_PIXELS = """canvas => {
-  const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+# Pixels of a canvas: painted ones, and saturated ones (the model's colours; the user's ink and the grey of the
+# drawing inside a future's tile are not saturated).
+COUNT_PIXELS = """(canvas, box) => {
+  const c = canvas.getContext('2d');
+  const [x0, y0, w, h] = box || [0, 0, canvas.width, canvas.height];
+  const data = c.getImageData(x0, y0, w, h).data;
   let painted = 0, coloured = 0;
   for (let i = 0; i < data.length; i += 4) {
     if (data[i + 3] < 40) continue;
@@ -46,6 +52,20 @@ COUNT_PIXELS = """canvas => {
     if (hi - lo > 60) coloured++;
   }
   return {painted, coloured};
+}"""
+
+# The bounding box of a canvas's grey (unsaturated, light) pixels, in CSS pixels: the user's drawing in a tile.
+GREY_BOX = """canvas => {
+  const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+  const scale = canvas.width / canvas.clientWidth;
+  let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+  for (let i = 0; i < data.length; i += 4) {
+    const hi = Math.max(data[i], data[i + 1], data[i + 2]), lo = Math.min(data[i], data[i + 1], data[i + 2]);
+    if (data[i + 3] < 200 || hi - lo > 40 || hi < 150) continue;
+    const x = (i / 4) % canvas.width, y = Math.floor(i / 4 / canvas.width);
+    x0 = Math.min(x0, x); y0 = Math.min(y0, y); x1 = Math.max(x1, x); y1 = Math.max(y1, y);
+  }
+  return [x0 / scale, y0 / scale, x1 / scale, y1 / scale, canvas.clientWidth];
 }"""
 
 
@@ -58,11 +78,11 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, save_tiny_model):
     root = tmp_path_factory.mktemp("e2e-models")
-    if SCREENSHOT:  # the picture shows what the shipped sheep model draws; the test works the same with it
+    if SCREENSHOTS:  # the pictures show what the shipped sheep model draws; the tests work the same with it
         shutil.copytree(find_zoo_model("sheep"), root / "sheep")
     else:
         save_tiny_model(root / "tiny", conditional=True, max_seq_len=60)
-    first = root / ("sheep" if SCREENSHOT else "tiny")
+    first = root / ("sheep" if SCREENSHOTS else "tiny")
     save_tiny_model(root / "decoder", conditional=False, seed=1)
     port = free_port()
     code = ("import sys; from sketchlab.web import serve; "
@@ -72,7 +92,7 @@ def server(tmp_path_factory, save_tiny_model):
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 90
         while True:
             if process.poll() is not None:
                 pytest.fail(f"the server exited: {process.stdout.read().decode(errors='replace')}")
@@ -83,7 +103,7 @@ def server(tmp_path_factory, save_tiny_model):
             except (urllib.error.URLError, OSError):
                 pass
             if time.monotonic() > deadline:
-                pytest.fail("the server did not start within 60 s")
+                pytest.fail("the server did not start within 90 s")
             time.sleep(0.2)
         yield url
     finally:
@@ -96,29 +116,88 @@ def server(tmp_path_factory, save_tiny_model):
 
 
 @pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p, tempfile.TemporaryDirectory(prefix="sketchlab-chromium-") as profile:
-        context = p.chromium.launch_persistent_context(
-            profile, executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS,
-            viewport={"width": 1360, "height": 860}, device_scale_factor=1,
-        )
+def playwright():
+    with sync_api.sync_playwright() as p:
+        yield p
+
+
+def launch(playwright, profile: str, **device):
+    return playwright.chromium.launch_persistent_context(
+        profile, executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS,
+        **(device or {"viewport": {"width": 1280, "height": 900}, "device_scale_factor": 1}))
+
+
+@pytest.fixture(scope="module")
+def desktop(playwright):
+    with tempfile.TemporaryDirectory(prefix="sketchlab-chromium-") as profile:
+        context = launch(playwright, profile)
         try:
             yield context
         finally:
             context.close()
 
 
-def draw(page, strokes) -> None:
-    """Draw polylines given in canvas pixels (512 x 512) with the mouse."""
+@pytest.fixture(scope="module")
+def phone(playwright):
+    with tempfile.TemporaryDirectory(prefix="sketchlab-chromium-") as profile:
+        context = launch(playwright, profile, **PHONE)
+        try:
+            yield context
+        finally:
+            context.close()
+
+
+def open_studio(context, url: str, problems: list[str] | None = None):
+    page = context.new_page()
+    if problems is not None:
+        page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+        page.on("console", lambda m: problems.append(f"console: {m.text}") if m.type == "error" else None)
+    page.goto(url)
+    page.wait_for_selector("body[data-ready='true']", timeout=20000)
+    page.evaluate("localStorage.clear()")  # each test starts from a fresh page
+    page.reload()
+    page.wait_for_selector("body[data-ready='true']", timeout=20000)
+    return page
+
+
+def to_screen(page, x: float, y: float) -> tuple[float, float]:
     box = page.locator("#pad").bounding_box()
-    sx, sy = box["width"] / 512, box["height"] / 512
-    for stroke in strokes:
-        x, y = stroke[0]
-        page.mouse.move(box["x"] + x * sx, box["y"] + y * sy)
+    return box["x"] + x * box["width"] / 512, box["y"] + y * box["height"] / 512
+
+
+def draw(page, strokes, lift: bool = True, steps: int = 4) -> None:
+    """Draw polylines given in canvas pixels (512 x 512) with the mouse; the last one's pen stays down if not lift."""
+    for k, stroke in enumerate(strokes):
+        page.mouse.move(*to_screen(page, *stroke[0]))
         page.mouse.down()
         for x, y in stroke[1:]:
-            page.mouse.move(box["x"] + x * sx, box["y"] + y * sy, steps=6)
-        page.mouse.up()
+            page.mouse.move(*to_screen(page, x, y), steps=steps)
+        if lift or k < len(strokes) - 1:
+            page.mouse.up()
+
+
+def touch_draw(page, stroke) -> None:
+    """One stroke with a finger (touch events: the page sees pointerType 'touch')."""
+    cdp = page.context.new_cdp_session(page)
+    points = [to_screen(page, x, y) for x, y in stroke]
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": points[0][0], "y": points[0][1]}]})
+    for x, y in points[1:]:
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [{"x": x, "y": y}]})
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    cdp.detach()
+
+
+def wait_until(page, expression: str, timeout: float = 10.0) -> None:
+    """Poll a JS expression until it is true (wait_for_function evaluates strings, which the page's CSP forbids)."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            pytest.fail(f"still false after {timeout} s: {expression}")
+        page.wait_for_timeout(20)
+
+
+def pixels(page, box=None) -> dict:
+    return page.locator("#pad").evaluate(COUNT_PIXELS, box)
 
 
 HOUSE = [
@@ -128,82 +207,209 @@ HOUSE = [
 ]
 
 
-def test_draw_complete_take_and_undo(server, browser):
-    page = browser.new_page()
+def test_lifting_the_pen_lets_the_model_draw_on_and_drawing_again_stops_it(server, desktop):
     problems: list[str] = []
-    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
-    page.goto(server)
-    page.wait_for_selector("body[data-ready='true']", timeout=15000)
-    assert page.locator("#model option").count() == 2
+    page = open_studio(desktop, server, problems)
+    assert pixels(page)["painted"] == 0
+    page.evaluate("document.querySelector('#live-keep').value = 'drop'")
+    draw(page, [HOUSE[0]])
+    wait_until(page, "studioTrace.firstPoint !== null")
+    page.wait_for_timeout(150)
+    assert pixels(page)["coloured"] > 20, "the model's strokes should appear on the canvas after pen-up"
 
-    pad = page.locator("#pad")
-    assert pad.evaluate(COUNT_PIXELS)["painted"] == 0
-    draw(page, HOUSE)
-    drawn = pad.evaluate(COUNT_PIXELS)["painted"]
-    assert drawn > 500, "the mouse strokes should be on the canvas"
-
-    if SCREENSHOT:  # calmer scribbles for the picture: lower the temperature with the keyboard
-        for _ in range(6):
-            page.keyboard.press("[")
-    page.click("#btn-complete")
-    page.wait_for_selector("#results[data-state='done']", timeout=30000)
-    tiles = page.locator("#results .tile canvas")
-    assert tiles.count() == 4
-    for i in range(4):
-        pixels = tiles.nth(i).evaluate(COUNT_PIXELS)
-        assert pixels["coloured"] > 50, f"candidate {i} shows no new strokes: {pixels}"
-        assert pixels["painted"] > pixels["coloured"], "the user's drawing is shown in each candidate too"
-    assert "Complete: done" in page.locator("#status").inner_text()
-
-    if SCREENSHOT:
-        page.locator("#results .tile").first.hover()  # the preview of a candidate over the drawing
-        page.wait_for_timeout(200)
-        Path(SCREENSHOT).parent.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=SCREENSHOT, full_page=True)
-
-    page.mouse.move(5, 5)
+    # drawing again stops the model at once; with 'go', its strokes leave the canvas
+    page.mouse.move(*to_screen(page, 60, 60))
+    page.mouse.down()
+    assert page.evaluate("document.body.dataset.live") == "stopped"
     page.wait_for_timeout(100)
-    assert pad.evaluate(COUNT_PIXELS)["painted"] == drawn  # no preview left behind
-    page.locator("#results .tile").first.click()
-    after = pad.evaluate(COUNT_PIXELS)["painted"]
-    assert after > drawn + 50, "the chosen candidate's strokes should appear on the canvas"
+    assert pixels(page)["coloured"] == 0
+    page.mouse.move(*to_screen(page, 90, 70), steps=3)
+    page.mouse.up()
 
-    page.keyboard.press("z")
-    assert pad.evaluate(COUNT_PIXELS)["painted"] == drawn
-
-    # the keyboard: store A and B, interpolate
-    page.keyboard.press("a")
-    page.keyboard.press("x")
-    assert pad.evaluate(COUNT_PIXELS)["painted"] == 0
-    draw(page, [HOUSE[1]])
-    page.keyboard.press("b")
-    page.keyboard.press("i")
-    page.wait_for_selector("#results.interpolate[data-state='done']", timeout=30000)
-    assert page.locator("#results .tile").count() == 8
-
+    # with 'stay' the strokes shown when the user draws again are kept as part of the drawing
+    wait_until(page, "studioTrace.firstPoint !== null")
+    page.select_option("#live-keep", "keep")
+    wait_until(page, "document.body.dataset.live === 'done'")
+    shown = pixels(page)["painted"]
+    page.mouse.move(*to_screen(page, 480, 480))
+    page.mouse.down()
+    page.mouse.up()
+    assert page.evaluate("document.body.dataset.live") in ("running", "done")  # the next continuation started
+    page.keyboard.press("Escape")  # and Escape drops it
+    assert pixels(page)["painted"] >= shown  # the kept strokes stayed (drawn in ink now)
     assert not problems, problems
     page.close()
 
 
-def test_errors_are_shown_not_thrown_and_downloads(server, browser, tmp_path):
-    page = browser.new_page()
-    page.goto(server)
-    page.wait_for_selector("body[data-ready='true']", timeout=15000)
-    page.click("#btn-complete")  # nothing drawn yet
-    assert "Draw something first" in page.locator("#status").inner_text()
+def test_a_pause_carries_the_stroke_on_from_the_pens_last_point(server, desktop):
+    page = open_studio(desktop, server)
+    page.check("#live-pause")
+    draw(page, [[(100, 300), (200, 300), (300, 300)]], lift=False)  # the pen rests at (300, 300)
+    wait_until(page, "studioTrace.firstPoint !== null")
+    page.wait_for_timeout(100)
+    near = [294, 294, 12, 12]  # 12 x 12 canvas pixels around the pen (the desktop's device pixel ratio is 1)
+    assert pixels(page, near)["coloured"] > 0, "the model's line should start at the pen's last point"
+    page.mouse.up()
+    page.close()
 
-    draw(page, [HOUSE[1]])
+
+def test_several_futures_at_the_canvas_scale_and_one_kept(server, desktop):
+    page = open_studio(desktop, server)
+    page.uncheck("#live")
+    draw(page, HOUSE)
+    drawn = pixels(page)["painted"]
+    page.click("#btn-complete")
+    page.wait_for_selector("#results[data-state='done']", timeout=30000)
+    tiles = page.locator("#results .tile canvas")
+    assert tiles.count() == 4
+    assert "Complete: done" in page.locator("#status").inner_text()
+    for i in range(4):
+        x0, y0, x1, y1, size = tiles.nth(i).evaluate(GREY_BOX)
+        scale = size / 512  # the house spans 135..365 x 150..400 on the canvas: so in every tile, scaled
+        assert abs(x0 - 135 * scale) < 3 and abs(x1 - 365 * scale) < 3, (i, x0, x1, size)
+        assert abs(y0 - 150 * scale) < 3 and abs(y1 - 400 * scale) < 3, (i, y0, y1, size)
+        assert tiles.nth(i).evaluate(COUNT_PIXELS)["coloured"] > 20, f"future {i} shows no strokes"
+    page.locator("#results .tile").nth(2).hover()  # hovering a future shows it on the canvas
+    assert page.locator("#results .tile").nth(2).get_attribute("class").split() == ["tile", "chosen"]
+    page.locator("#results .tile").nth(2).click()  # a click keeps it
+    assert page.evaluate("document.body.dataset.live") == "kept"
+    after = pixels(page)["painted"]
+    assert after > drawn + 50
+    page.keyboard.press("z")
+    assert pixels(page)["painted"] == drawn
+    page.close()
+
+
+def test_a_150_stroke_drawing_completes_and_downloads(server, desktop, tmp_path):
+    page = open_studio(desktop, server)
+    page.uncheck("#live")
+    strokes = [[(20 + 32 * (i % 15), 30 + 45 * (i // 15)), (34 + 32 * (i % 15), 48 + 45 * (i // 15))]
+               for i in range(150)]
+    draw(page, strokes, steps=1)
+    page.click("#btn-complete")
+    page.wait_for_selector("#results[data-state='done']", timeout=30000)
+    status = page.locator("#status").inner_text()
+    assert "Complete: done" in status and "read your last" in status, status
     with page.expect_download() as download:
         page.click("#btn-svg")
-    assert download.value.suggested_filename == "sketch.svg"
     saved = tmp_path / "sketch.svg"
     download.value.save_as(saved)
-    assert saved.read_text().startswith("<svg") and "<path" in saved.read_text()
+    assert saved.read_text().count("<path") == 150  # every stroke, made in the page
+    with page.expect_download() as download:
+        page.click("#btn-png")
+    assert download.value.suggested_filename == "sketch.png"
+    page.close()
 
+
+def test_keys_say_why_when_off_and_bad_candidates_are_refused_visibly(server, desktop):
+    page = open_studio(desktop, server)
+    page.uncheck("#live")
+    page.keyboard.press("i")
+    assert "Interpolate is off: store two drawings first" in page.locator("#status").inner_text()
     page.select_option("#model", "decoder")
-    assert page.locator("#btn-reconstruct").is_disabled()  # an unconditional model has no encoder
+    page.keyboard.press("r")
+    assert "Reconstruct is off" in page.locator("#status").inner_text()
+    page.fill("#count", "40")
+    assert page.get_attribute("#count", "aria-invalid") == "true"
+    draw(page, [HOUSE[1]])
+    page.click("#btn-sample")
+    assert "Candidates must be a whole number from 1 to 16" in page.locator("#status").inner_text()
+    page.fill("#count", "3")
     page.click("#btn-sample")
     page.wait_for_selector("#results.sample[data-state='done']", timeout=30000)
-    assert page.locator("#results .tile").count() == 4
+    assert page.locator("#results .tile").count() == 3
+    assert page.locator("#results-meta").inner_text().startswith("decoder · T 0.50")
+    page.close()
+
+
+def test_interpolation_shows_the_originals_and_a_reload_keeps_the_drawing(server, desktop):
+    page = open_studio(desktop, server)
+    page.uncheck("#live")
+    draw(page, HOUSE)
+    page.keyboard.press("a")
+    page.keyboard.press("x")
+    draw(page, [HOUSE[1]])
+    page.keyboard.press("b")
+    page.keyboard.press("i")
+    page.wait_for_selector("#results.interpolate[data-state='done']", timeout=30000)
+    captions = page.locator("#results figcaption").all_inner_texts()
+    assert captions[0] == "A yours" and captions[-1] == "B yours" and len(captions) == 8 + 2
+    assert page.locator("#results-meta").inner_text().endswith("T 0.00")  # its own temperature, smooth
+
+    drawn = pixels(page)["painted"]
+    page.reload()
+    page.wait_for_selector("body[data-ready='true']", timeout=20000)
+    assert pixels(page)["painted"] == drawn
+    assert page.locator("#slot-a.filled").count() == 1 and page.locator("#slot-b.filled").count() == 1
+    assert not page.is_checked("#live")  # the settings too
+    page.close()
+
+
+def test_docs_render_with_the_network_blocked(server, desktop):
+    page = desktop.new_page()
+    outside: list[str] = []
+
+    def only_loopback(route):
+        if route.request.url.startswith(server):
+            return route.continue_()
+        outside.append(route.request.url)
+        return route.abort()
+
+    page.route("**/*", only_loopback)
+    page.goto(f"{server}/docs")
+    page.wait_for_selector(".swagger-ui .opblock", timeout=20000)
+    assert "/api/continue" in page.locator(".swagger-ui").inner_text()
+    assert not outside, outside
+    page.close()
+
+
+def test_phone_touch_complete_scrolls_the_results_into_view(server, phone):
+    problems: list[str] = []
+    page = open_studio(phone, server, problems)
+    height = PHONE["viewport"]["height"]
+    assert page.locator(".topbar").bounding_box()["height"] <= 0.12 * height
+    pad = page.locator("#pad").bounding_box()
+    for button in page.locator("button:visible").all():
+        box = button.bounding_box()
+        assert box["height"] >= 44 and box["width"] >= 44, button.inner_text()
+        overlaps = box["x"] < pad["x"] + pad["width"] and pad["x"] < box["x"] + box["width"] and \
+            box["y"] < pad["y"] + pad["height"] and pad["y"] < box["y"] + box["height"]
+        assert not overlaps, f"{button.inner_text()} lies on the drawing surface"
+
+    touch_draw(page, HOUSE[1])
+    wait_until(page, "studioTrace.firstPoint !== null")
+    assert page.evaluate("document.body.dataset.live") in ("running", "done")
+    wait_until(page, "document.body.dataset.live === 'done'")
+    page.locator("#btn-complete").tap()
+    page.wait_for_selector("#results[data-state='done']", timeout=30000)
+    first = page.locator("#results .tile").first.bounding_box()
+    assert 0 <= first["y"] and first["y"] + first["height"] / 2 <= height, first  # in the viewport
+
+    second = page.locator("#results .tile").nth(1)
+    second.tap()  # a tap previews
+    assert "chosen" in second.get_attribute("class") and page.evaluate("document.body.dataset.live") == "done"
+    second.tap()  # a second tap keeps
+    assert page.evaluate("document.body.dataset.live") == "kept"
+    if SCREENSHOTS:
+        page.keyboard.press("z")
+        page.tap("#btn-complete")
+        page.wait_for_selector("#results[data-state='done']", timeout=30000)
+        page.locator("#results .tile").nth(1).tap()
+        page.evaluate("window.scrollTo(0, 0)")
+        page.screenshot(path=str(Path(SCREENSHOTS) / "studio-phone.png"))
+    assert not problems, problems
+    page.close()
+
+
+@pytest.mark.skipif(not SCREENSHOTS, reason="SKETCHLAB_STUDIO_SCREENSHOTS=docs makes the README's pictures")
+def test_desktop_screenshot(server, desktop):
+    page = open_studio(desktop, server)
+    page.uncheck("#live")
+    draw(page, [[(120, 260), (140, 200), (200, 180), (260, 190), (300, 230)], [(300, 230), (330, 200), (350, 215)]])
+    page.select_option("#futures", "4")
+    page.click("#btn-complete")
+    page.wait_for_selector("#results[data-state='done']", timeout=30000)
+    page.locator("#results .tile").nth(1).hover()
+    page.wait_for_timeout(200)
+    page.screenshot(path=str(Path(SCREENSHOTS) / "studio.png"))
     page.close()

@@ -5,6 +5,7 @@ Endpoints (all JSON; the OpenAPI description is at /openapi.json, the interactiv
 - `GET  /api/models`       the loaded models (name, conditional, max_seq_len, cell, ...) and the request limits
 - `POST /api/sample`       new drawings from the prior (conditional) or from scratch (unconditional)
 - `POST /api/complete`     continue the user's drawing `n` ways
+- `POST /api/continue`     the same, streamed point by point as the model draws (server-sent events; `web/live.py`)
 - `POST /api/reconstruct`  encode the user's drawing and decode it `n` times (conditional models)
 - `POST /api/interpolate`  drawings along the latent path between drawings `a` and `b` (conditional models)
 - `POST /api/render`       one drawing (or a grid of several) as an SVG or PNG file, drawn by `sketchlab.render`
@@ -29,8 +30,9 @@ is used instead. The user's drawing is then
    own origin, never at an arbitrary canvas position), the start point being kept to map results back;
 2. simplified stroke by stroke with Ramer-Douglas-Peucker at epsilon = 2/256 of the typical drawing's size (the
    Quick, Draw! preprocessing: RDP with epsilon 2 on a 256 box), so that the pointer's dense samples look like the
-   data's; if it still has more points than the model can read, epsilon grows until it fits, or the request is
-   refused with a 422 that says so;
+   data's; if it still has more points than the model can read, epsilon grows twice (x 1.6 each), and if that is
+   not enough the model reads the drawing's most recent part that fits (its oldest strokes are left out, the
+   answer's `dropped_strokes` says how many; nothing is refused for its length);
 3. multiplied by `units_per_pixel`.
 
 Results are mapped back with the inverse (divided by the scale, moved back to the start point), so a completion
@@ -58,7 +60,8 @@ from pathlib import Path
 import numpy as np
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
@@ -66,7 +69,8 @@ from sketchlab import render, sampling
 from sketchlab.errors import SketchlabError
 from sketchlab.models.sketch_rnn import SketchRNN
 from sketchlab.web.middleware import SECURITY_HEADERS, BodyLimit, LoopbackHostOnly, error_list
-from sketchlab.web.placement import json_rows, placements_between, to_model_units
+from sketchlab.web.live import add_live_routes
+from sketchlab.web.placement import completion_prefix, json_rows, placements_between, to_model_units
 from sketchlab.web.registry import ModelEntry, ModelRegistry, UnknownModel
 from sketchlab.web.scheduling import ClientGone, QueueFull, Scheduler, SchedulerConfig, drawing_job
 from sketchlab.web.schemas import (
@@ -87,6 +91,22 @@ from sketchlab.web.schemas import (
 # live streaming, belongs in a module of its own whose routes create_app adds.
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
+ICON = ("data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 24 24'%3E%3Cpath d='M3 17c3-6 6 2 "
+        "9-4s5-7 9-5' fill='none' stroke='%232563eb' stroke-width='2.4' stroke-linecap='round'/%3E%3C/svg%3E")
+
+
+def add_offline_docs(app: FastAPI) -> None:
+    """/docs: the interactive API page, its Swagger UI files served from the swagger-ui-bundle-v2 package (FastAPI's
+    own page loads them from a CDN, which fails offline)."""
+    from swagger_ui_bundle import swagger_ui_path
+
+    app.mount("/docs/assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url=app.openapi_url, title=f"{app.title} - API",
+                                   swagger_js_url="/docs/assets/swagger-ui-bundle.js",
+                                   swagger_css_url="/docs/assets/swagger-ui.css", swagger_favicon_url=ICON)
 
 
 def create_app(models: Mapping[str, SketchRNN] | ModelRegistry, scheduling: SchedulerConfig | None = None,
@@ -101,6 +121,8 @@ def create_app(models: Mapping[str, SketchRNN] | ModelRegistry, scheduling: Sche
         summary="Draw with a Sketch-RNN: complete, reconstruct, interpolate and sample stroke drawings.",
         description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
         version="1",
+        docs_url=None,  # served below from the package's own Swagger UI files, so it works offline
+        redoc_url=None,
     )
     app.state.registry = registry
     app.state.scheduler = scheduler = Scheduler(scheduling)
@@ -161,16 +183,15 @@ def create_app(models: Mapping[str, SketchRNN] | ModelRegistry, scheduling: Sche
         entry = registry.get(body.model)
 
         def work(e: ModelEntry, n: int):
-            limit = e.model.config.max_seq_len
-            room = max(1, limit // 4)  # the model needs rows left to draw in
-            prefix, placement = to_model_units(body.drawing, e.units_per_pixel(body.canvas_size), limit - room,
-                                               body.canvas_size)
-            drawings = sampling.complete(e.model, prefix, n, body.temperature, body.seed)
+            prefix, placement = completion_prefix(body.drawing, e.units_per_pixel(body.canvas_size),
+                                                  e.model.config.max_seq_len, body.canvas_size)
+            paper = placement.paper(body.canvas_size) if body.stay_on_paper else None
+            drawings = sampling.complete(e.model, prefix, n, body.temperature, body.seed, paper=paper)
             return [json_rows(placement.to_canvas(d)) for d in drawings], placement, len(prefix)
 
         drawings, placement, rows = await scheduler.run(request, entry, drawing_job("complete", body, work))
         return DrawingsResponse(model=entry.name, drawings=drawings, units="canvas", scale=placement.scale,
-                                prefix_rows=rows, simplified_points=rows)
+                                prefix_rows=rows, simplified_points=rows, dropped_strokes=placement.dropped_strokes)
 
     @app.post("/api/reconstruct", response_model=DrawingsResponse, tags=["api"],
               responses={**errors, 400: {"description": "the model is unconditional"}})
@@ -187,7 +208,7 @@ def create_app(models: Mapping[str, SketchRNN] | ModelRegistry, scheduling: Sche
 
         drawings, placement, points = await scheduler.run(request, entry, drawing_job("reconstruct", body, work))
         return DrawingsResponse(model=entry.name, drawings=drawings, units="canvas", scale=placement.scale,
-                                simplified_points=points)
+                                simplified_points=points, dropped_strokes=placement.dropped_strokes)
 
     @app.post("/api/interpolate", response_model=DrawingsResponse, tags=["api"],
               responses={**errors, 400: {"description": "the model is unconditional"}})
@@ -207,6 +228,8 @@ def create_app(models: Mapping[str, SketchRNN] | ModelRegistry, scheduling: Sche
 
         drawings, scale = await scheduler.run(request, entry, drawing_job("interpolate", body, work))
         return DrawingsResponse(model=entry.name, units="canvas", scale=scale, drawings=drawings)
+
+    add_live_routes(app, registry, errors)
 
     @app.post("/api/render", tags=["api"], responses={
         200: {"content": {"image/svg+xml": {}, "image/png": {}}, "description": "the picture, as a download"},
@@ -231,6 +254,8 @@ def create_app(models: Mapping[str, SketchRNN] | ModelRegistry, scheduling: Sche
         media = "image/svg+xml" if body.format == "svg" else "image/png"
         return Response(content, media_type=media,
                         headers={"Content-Disposition": f'attachment; filename="sketch.{body.format}"'})
+
+    add_offline_docs(app)
 
     @app.get("/", include_in_schema=False)
     async def page() -> FileResponse:

@@ -1,7 +1,7 @@
 // The client of the studio's JSON API (/api, described at /docs).
 
-import { countPoints, rdp, toStroke3 } from "./geometry.js";
-import { SIZE, state } from "./state.js";
+import { rdp, toStroke3 } from "./geometry.js";
+import { state } from "./state.js";
 
 function formatDetail(detail) {
   if (Array.isArray(detail)) {
@@ -24,12 +24,25 @@ export async function api(path, body) {
   return res;
 }
 
-// The drawing as stroke-3 rows within the server's point limit.
-export function drawingRows(strokes) {
-  let current = strokes;
-  const limit = state.limits.max_points;
-  for (let eps = 0.5; countPoints(current) > limit && eps < SIZE; eps *= 1.6) {
-    current = strokes.map((s) => rdp(s, eps));
+// The drawing as stroke-3 rows the API accepts, and how many of its strokes were left out: lightly simplified, and
+// past the API's limits only its most recent strokes (the server may read fewer still; its answer says so).
+// `open`: the last stroke is still being drawn (its pen has not lifted).
+export function requestRows(strokes, open = false) {
+  const { max_points: maxPoints, max_strokes: maxStrokes } = state.limits;
+  const simple = strokes.map((s) => rdp(s, 0.5));
+  const kept = [];
+  let points = 0;
+  for (let i = simple.length - 1; i >= 0 && kept.length < maxStrokes; i--) {
+    if (points + simple[i].length > maxPoints) {
+      if (!kept.length) kept.unshift(simple[i].slice(-maxPoints)); // one huge stroke: its end
+      break;
+    }
+    kept.unshift(simple[i]);
+    points += simple[i].length;
   }
-  return toStroke3(current);
+  const rows = toStroke3(kept);
+  if (open && rows.length) rows[rows.length - 1][2] = 0;
+  return { rows, dropped: strokes.length - kept.length };
 }
+
+export const drawingRows = (strokes) => requestRows(strokes).rows;

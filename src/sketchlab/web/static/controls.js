@@ -1,33 +1,69 @@
-// The side panel's controls and the keyboard: model, temperature, count, steps, buttons and their keys.
+// The controls and the keyboard: the model picker, temperature, candidates, steps, the "draw together" options,
+// buttons and their keys.
 
-import { complete, download, interpolate, load, reconstruct, sample, store } from "./actions.js";
-import { api, drawingRows } from "./api.js";
+import { complete, downloadDrawing, downloadResults, interpolate, load, reconstruct, sample, store } from "./actions.js";
+import { api } from "./api.js";
 import { clamp } from "./geometry.js";
-import { clearPad, redrawPad, undo } from "./pad.js";
-import { $, state } from "./state.js";
+import { keepFuture, stopLive } from "./live.js";
+import { clearPad, save, undo } from "./pad.js";
+import { $, state, status } from "./state.js";
+
+const GROUPS = { shipped: "Shipped with sketchlab", cache: "Downloaded (in the cache)", yours: "Your models" };
 
 export const model = () => state.models.find((m) => m.name === $("model").value);
 export const temperature = () => Number($("temperature").value);
-export const count = () => clamp(Math.round(Number($("count").value) || 4), 1, state.limits.max_n);
+export const interpolationTemperature = () => Number($("interp-temperature").value);
 export const steps = () => clamp(Math.round(Number($("steps").value) || 8), state.limits.min_steps, state.limits.max_steps);
 
-export function updateButtons() {
-  const m = model();
-  const conditional = Boolean(m && m.conditional);
-  const busy = state.busy || !m;
-  for (const id of ["btn-complete", "btn-sample"]) $(id).disabled = busy;
-  $("btn-reconstruct").disabled = busy || !conditional;
-  $("btn-interpolate").disabled = busy || !conditional || !state.slots.a || !state.slots.b;
-  const why = conditional ? "" : " (needs a conditional model)";
-  $("btn-reconstruct").title = `encode and decode your drawing (R)${why}`;
-  $("btn-interpolate").title = `drawings between A and B (I)${why}`;
+// The number of candidates, or null when the field holds something out of range (marked, never silently changed).
+export function count() {
+  const field = $("count");
+  const n = Number(field.value);
+  const ok = field.value.trim() !== "" && Number.isInteger(n) && n >= 1 && n <= state.limits.max_n;
+  field.setAttribute("aria-invalid", String(!ok));
+  return ok ? n : null;
 }
+
+// Why a button is off, or "" when it is on.
+function whyNot(id) {
+  const m = model();
+  if (!m) return "no model loaded";
+  if (state.busy) return "a request is running";
+  if ((id === "btn-reconstruct" || id === "btn-interpolate") && !m.conditional) {
+    return `${m.name} has no encoder (an unconditional model): choose a model that can redraw, such as sheep`;
+  }
+  if (id === "btn-interpolate" && (!state.slots.a || !state.slots.b)) return "store two drawings first (keys A and B)";
+  return "";
+}
+
+const BUTTONS = { // id: [name, what it does]
+  "btn-complete": ["Complete", "the model continues your drawing (C)"],
+  "btn-sample": ["Sample", "new drawings from the model alone (S)"],
+  "btn-reconstruct": ["Reconstruct", "encode and decode your drawing (R)"],
+  "btn-interpolate": ["Interpolate", "drawings between A and B (I)"],
+};
+
+export function updateButtons() {
+  for (const [id, [, title]] of Object.entries(BUTTONS)) {
+    const why = whyNot(id);
+    $(id).disabled = Boolean(why);
+    $(id).title = why ? `${title}: off, ${why}` : title;
+  }
+}
+
+// A key whose button is off says why instead of doing nothing.
+const pressed = (id, action) => () => {
+  const why = whyNot(id);
+  if (why) return status(`${BUTTONS[id][0]} is off: ${why}.`, "error");
+  return action();
+};
 
 function showModel() {
   const m = model();
   if (!m) return;
   const kind = m.conditional ? `conditional · z ${m.z_size}` : "unconditional";
   $("model-info").textContent = `${kind} · ${m.cell} · ≤ ${m.max_seq_len} pts`;
+  $("model").title = m.description || m.name;
   updateButtons();
 }
 
@@ -37,47 +73,75 @@ export function setTemperature(value) {
   $("temperature-value").textContent = t.toFixed(2);
 }
 
-// The models the server offers, into the model menu; the number of models loaded.
-export async function loadModels() {
+// The models the server offers into the picker, grouped, with what each draws; `remembered` is chosen if offered.
+export async function loadModels(remembered) {
   const data = await (await api("/api/models")).json();
   state.models = data.models;
   Object.assign(state.limits, data.limits);
   const select = $("model");
-  for (const m of data.models) {
-    const option = document.createElement("option");
-    option.value = m.name;
-    option.textContent = m.name;
-    select.append(option);
+  for (const [group, label] of Object.entries(GROUPS)) {
+    const members = data.models.filter((m) => m.group === group);
+    if (!members.length) continue;
+    const box = document.createElement("optgroup");
+    box.label = label;
+    for (const m of members) {
+      const option = document.createElement("option");
+      option.value = m.name;
+      option.textContent = m.description || m.name;
+      box.append(option);
+    }
+    select.append(box);
   }
-  select.value = data.default;
+  select.value = data.models.some((m) => m.name === remembered) ? remembered : data.default;
   showModel();
   return data.models.length;
 }
 
+function showSettings() {
+  $("live").checked = state.settings.live;
+  $("live-pause").checked = state.settings.pause;
+  $("live-keep").value = state.settings.keep ? "keep" : "drop";
+  $("futures").value = String(state.settings.futures);
+}
+
+function readSettings() {
+  state.settings.live = $("live").checked;
+  state.settings.pause = $("live-pause").checked;
+  state.settings.keep = $("live-keep").value === "keep";
+  state.settings.futures = clamp(Number($("futures").value) || 1, 1, 8);
+  if (!state.settings.live) stopLive({ keep: false });
+  save();
+}
+
 export function wireControls() {
+  showSettings();
+  for (const id of ["live", "live-pause", "live-keep", "futures"]) $(id).addEventListener("change", readSettings);
   $("temperature").addEventListener("input", () => setTemperature(temperature()));
-  $("model").addEventListener("change", showModel);
+  $("interp-temperature").addEventListener("input", () => {
+    $("interp-temperature-value").textContent = interpolationTemperature().toFixed(2);
+  });
+  $("count").addEventListener("input", count);
+  $("model").addEventListener("change", () => { stopLive({ keep: false }); showModel(); save(); });
   $("btn-complete").addEventListener("click", complete);
   $("btn-reconstruct").addEventListener("click", reconstruct);
   $("btn-sample").addEventListener("click", sample);
   $("btn-interpolate").addEventListener("click", interpolate);
+  $("btn-keep").addEventListener("click", () => keepFuture());
   $("btn-use-a").addEventListener("click", () => store("a"));
   $("btn-use-b").addEventListener("click", () => store("b"));
   $("slot-a").addEventListener("click", () => load("a"));
   $("slot-b").addEventListener("click", () => load("b"));
   $("btn-undo").addEventListener("click", undo);
   $("btn-clear").addEventListener("click", clearPad);
-  $("btn-svg").addEventListener("click", () => download("svg", [drawingRows(state.strokes)], "sketch.svg"));
-  $("btn-png").addEventListener("click", () => download("png", [drawingRows(state.strokes)], "sketch.png"));
-  $("btn-results-svg").addEventListener("click", () => {
-    if (state.results) download("svg", state.results.items.map((it) => it.rows), `${state.results.kind}.svg`);
-  });
+  $("btn-svg").addEventListener("click", () => downloadDrawing("svg"));
+  $("btn-png").addEventListener("click", () => downloadDrawing("png"));
+  $("btn-results-svg").addEventListener("click", downloadResults);
   document.addEventListener("keydown", onKey);
 }
 
 function onKey(event) {
-  const target = event.target;
-  if (target instanceof HTMLInputElement || target instanceof HTMLSelectElement || target instanceof HTMLTextAreaElement) return;
+  // keys typed into a field are the field's (checkboxes and sliders leave letters to the shortcuts)
+  if (event.target.matches && event.target.matches("input[type=number], input[type=text], select, textarea")) return;
   const key = event.key.toLowerCase();
   if ((event.ctrlKey || event.metaKey) && key === "z") {
     event.preventDefault();
@@ -85,11 +149,11 @@ function onKey(event) {
   }
   if (event.ctrlKey || event.metaKey || event.altKey) return;
   const actions = {
-    c: complete, r: () => !$("btn-reconstruct").disabled && reconstruct(), s: sample,
-    i: interpolate, a: () => store("a"), b: () => store("b"), z: undo, u: undo,
-    x: clearPad, delete: clearPad,
+    c: pressed("btn-complete", complete), r: pressed("btn-reconstruct", reconstruct), s: pressed("btn-sample", sample),
+    i: pressed("btn-interpolate", interpolate), a: () => store("a"), b: () => store("b"), z: undo, u: undo,
+    k: () => keepFuture(), x: clearPad, delete: clearPad,
     "[": () => setTemperature(temperature() - 0.05), "]": () => setTemperature(temperature() + 0.05),
-    escape: () => { state.preview = null; redrawPad(); },
+    escape: () => stopLive({ keep: false }),
   };
   if (actions[key]) {
     event.preventDefault();

@@ -90,6 +90,5 @@ function segmentDistance(p, a, b) {
   return Math.hypot(p[0] - (a[0] + t * dx), p[1] - (a[1] + t * dy));
 }
 
-export const countPoints = (strokes) => strokes.reduce((n, s) => n + s.length, 0);
 export const clampRows = (rows) => rows.map(([x, y, p]) => [clamp(x, -MAX_COORD, MAX_COORD), clamp(y, -MAX_COORD, MAX_COORD), p]);
 export const clamp = (v, lo, hi) => Math.max(lo, Math.min(hi, v));

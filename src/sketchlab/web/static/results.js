@@ -1,30 +1,51 @@
-// The results panel: tiles drawn stroke by stroke, a completion previewed on hover, a result taken onto the canvas.
+// The results panel: tiles drawn stroke by stroke, a result taken onto the canvas, errors shown beside the results.
+// (Completions continue live on the canvas and in tiles of their own: live.js.)
 
-import { temperature } from "./controls.js";
-import { bounds, clamp, copyStrokes, fitter } from "./geometry.js";
-import { redrawPad, remember, setupCanvas, strokeLines } from "./pad.js";
-import { $, MAX_ANIMATION_MS, MIN_ANIMATION_MS, MS_PER_POINT, PREFIX_INK, SIZE, state, status } from "./state.js";
+import { bounds, clamp, fitter } from "./geometry.js";
+import { redrawPad, remember, save, setupCanvas, strokeLines } from "./pad.js";
+import { $, INK, MAX_ANIMATION_MS, MIN_ANIMATION_MS, MS_PER_POINT, SIZE, state, status } from "./state.js";
 
 export const resultsBox = $("results");
 
-export function showResults(kind, title, items, data) {
+// `request`: the model and temperature the request used (the label says these, not the controls' current values).
+export function showResults(kind, title, items, request) {
   cancelAnimation();
+  clearError();
   state.results = { kind, items };
-  state.preview = null;
   redrawPad();
   $("results-title").textContent = title;
-  $("results-meta").textContent = `${data.model} · T ${temperature().toFixed(2)}`;
+  $("results-meta").textContent = `${request.model} · T ${request.temperature.toFixed(2)}`;
   $("btn-results-svg").disabled = !items.length;
   resultsBox.replaceChildren();
   resultsBox.className = `results ${kind}`;
+  resultsBox.dataset.stale = "false";
   const size = tileSize(items.length, kind);
-  const tiles = items.map((item, i) => makeTile(item, i, size, kind));
+  // One mapping for every tile (the union of all drawings fitted), so the results compare at one scale.
+  const map = fitter(items.flatMap((item) => item.lines), size, size, 0.08);
+  const tiles = items.map((item, i) => makeTile(item, i, size, map));
   resultsBox.dataset.state = "animating";
   animate(tiles);
 }
 
+// An error next to the results; the results shown are marked stale (they answer an earlier request).
+export function showError(text) {
+  const box = $("results-error");
+  box.textContent = text;
+  box.hidden = false;
+  if (resultsBox.children.length && !resultsBox.querySelector(".empty")) resultsBox.dataset.stale = "true";
+  if (resultsBox.dataset.state === "loading" || resultsBox.dataset.state === "animating") {
+    resultsBox.dataset.state = state.results ? "done" : "empty";
+  }
+  status(text, "error");
+}
+
+export function clearError() {
+  $("results-error").hidden = true;
+  $("results-error").textContent = "";
+}
+
 // Tiles in a balanced grid (a wrapping strip of at most 6 a row for interpolations) that fills the panel's width.
-function tileSize(n, kind) {
+export function tileSize(n, kind) {
   const width = resultsBox.clientWidth || 640;
   const gap = kind === "interpolate" ? 8 : 14;
   const chrome = kind === "interpolate" ? 14 : 18; // a tile's padding and border
@@ -33,62 +54,39 @@ function tileSize(n, kind) {
   return clamp(size, 64, kind === "interpolate" ? 180 : 300);
 }
 
-function makeTile(item, index, size, kind) {
+function makeTile(item, index, size, map) {
   const figure = document.createElement("figure");
-  figure.className = "tile";
+  figure.className = item.original ? "tile original" : "tile";
   figure.tabIndex = 0;
   figure.dataset.index = String(index);
-  figure.title = kind === "complete" ? "click to add these strokes to your drawing" : "click to put this drawing on the canvas";
+  figure.title = "click to put this drawing on the canvas";
   const canvas = document.createElement("canvas");
   const caption = document.createElement("figcaption");
   caption.textContent = item.label;
   figure.append(canvas, caption);
   resultsBox.append(figure);
   const c = setupCanvas(canvas, size, size);
-
-  let still = []; // drawn at once (the user's own strokes)
-  let moving = []; // drawn point by point
-  if (kind === "complete") {
-    still = item.prefix;
-    moving = item.tail;
-  } else {
-    moving = item.lines;
-  }
-  const map = fitter(still.concat(moving), size, size, 0.08);
-  const total = moving.reduce((n, l) => n + l.length, 0);
-  if (!total && !still.length) {
-    caption.textContent = `${item.label} (empty)`;
-  } else if (kind === "complete" && !total) {
-    caption.textContent = `${item.label} (nothing added)`;
-  }
+  const total = item.lines.reduce((n, l) => n + l.length, 0);
+  if (!total) caption.textContent = `${item.label} (empty)`;
   const width = size < 150 ? 1.8 : 2.4;
   const tile = {
-    total,
+    total: item.original ? 0 : total,
     paint(shown) {
       c.clearRect(0, 0, size, size);
-      strokeLines(c, still, PREFIX_INK, width, map);
-      let left = shown;
+      let left = item.original ? Infinity : shown;
       const part = [];
-      for (const line of moving) {
+      for (const line of item.lines) {
         if (left <= 0) break;
         part.push(line.slice(0, left));
         left -= line.length;
       }
-      strokeLines(c, part, item.color, width, map);
+      strokeLines(c, part, item.color || INK, width, map);
     },
   };
-  figure.addEventListener("click", () => accept(item, kind));
+  figure.addEventListener("click", () => accept(item));
   figure.addEventListener("keydown", (event) => {
-    if (event.key === "Enter" || event.key === " ") { event.preventDefault(); event.stopPropagation(); accept(item, kind); }
+    if (event.key === "Enter" || event.key === " ") { event.preventDefault(); event.stopPropagation(); accept(item); }
   });
-  if (kind === "complete") {
-    const show = () => { state.preview = { lines: item.tail, color: item.color }; redrawPad(); };
-    const hide = () => { state.preview = null; redrawPad(); };
-    figure.addEventListener("pointerenter", show);
-    figure.addEventListener("pointerleave", hide);
-    figure.addEventListener("focus", show);
-    figure.addEventListener("blur", hide);
-  }
   tile.paint(0);
   return tile;
 }
@@ -117,19 +115,14 @@ function cancelAnimation() {
   state.animation = null;
 }
 
-function accept(item, kind) {
+function accept(item) {
   remember();
-  state.preview = null;
-  if (kind === "complete") {
-    state.strokes = state.strokes.concat(copyStrokes(item.tail));
-    status(`Added ${item.label}'s strokes (Z to undo).`);
-  } else {
-    const lines = item.lines.filter((l) => l.length);
-    const b = bounds(lines);
-    const inside = b && b.x0 >= 0 && b.y0 >= 0 && b.x1 <= SIZE && b.y1 <= SIZE;
-    const map = item.keepPlace && inside ? (p) => p : fitter(lines, SIZE, SIZE, 0.2);
-    state.strokes = lines.map((l) => l.map(map));
-    status(`Put ${item.label} on the canvas (Z to undo).`);
-  }
+  const lines = item.lines.filter((l) => l.length);
+  const b = bounds(lines);
+  const inside = b && b.x0 >= 0 && b.y0 >= 0 && b.x1 <= SIZE && b.y1 <= SIZE;
+  const map = item.keepPlace && inside ? (p) => p : fitter(lines, SIZE, SIZE, 0.2);
+  state.strokes = lines.map((l) => l.map(map));
+  save();
+  status(`Put ${item.label} on the canvas (Z to undo).`);
   redrawPad();
 }
