@@ -1,9 +1,9 @@
 """The studio under a flood of requests to one model (issue 18, item 1): do the other endpoints still answer?
 
-Run: python benchmarks/serve_load.py [--flood 200] [--gave-up 100] [--tiny]
+Run: python benchmarks/serve_load.py [--flood 200] [--gave-up 100] [--models doodle,sheep]
 
-Starts `sketchlab serve` in a subprocess on a free loopback port (the zoo's doodle and sheep models; `--tiny`: two
-small random models, for a quick check), then
+Starts `sketchlab serve` in a subprocess on a free loopback port with two models (the zoo's doodle, flooded, and
+sheep by default), then
 
 1. idle: times `GET /api/models`, `POST /api/render` and `POST /api/sample` to the second model, in turn (the
    baseline);
@@ -11,8 +11,8 @@ small random models, for a quick check), then
    probes until the flood is answered: the probes' latency during the flood against idle is the figure;
 3. gave up: `--gave-up` clients ask the first model and hang up after `--give-up-after` seconds; then one more
    request to that model is timed (computing the abandoned requests would delay it);
-4. prints the flood's answers by status (200, 503 with Retry-After) and the server's resident memory before the
-   flood, after it and at its peak (VmRSS / VmHWM of the server process).
+4. prints the answers by status (200, 503 with Retry-After) and the server's resident memory before the flood,
+   after it and at its peak (VmRSS / VmHWM of the server process).
 """
 
 from __future__ import annotations
@@ -23,12 +23,14 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import httpx
+
+from sketchlab.web import parse_model_spec
 
 DRAWING = [[150, 200, 0]] + [[12, 3 * (-1) ** i, 0] for i in range(20)] + [[0, 40, 1]]
 PROBES = {
@@ -41,24 +43,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def tiny_models(folder: Path) -> list[str]:
-    """Two small random Sketch-RNNs saved as the server loads them (the test suite's web models)."""
-    import torch
-
-    from sketchlab.models.sketch_rnn import SketchRNN, SketchRNNConfig
-
-    specs = []
-    for name, conditional in (("tiny", True), ("decoder", False)):
-        torch.manual_seed(0)
-        model = SketchRNN(SketchRNNConfig(enc_hidden=16, dec_hidden=32, z_size=8, num_mixture=3, max_seq_len=60,
-                                          conditional=conditional, scale_factor=12.0))
-        with torch.no_grad():
-            model.head.bias[2] = -6.0  # rarely stops early: drawings take all their steps
-        model.save_pretrained(folder / name)
-        specs.append(f"{name}={folder / name}")
-    return specs
 
 
 def start_server(models: list[str], port: int) -> subprocess.Popen:
@@ -102,9 +86,9 @@ async def probe_round(client: httpx.AsyncClient, other: str) -> dict[str, float]
     return seconds
 
 
-async def probe_until(done: asyncio.Event, client: httpx.AsyncClient, other: str) -> list[dict[str, float]]:
+async def probe_until(done: asyncio.Future, client: httpx.AsyncClient, other: str) -> list[dict[str, float]]:
     rounds = [await probe_round(client, other)]  # at least one, while the flood is being sent
-    while not done.is_set():
+    while not done.done():
         rounds.append(await probe_round(client, other))
         await asyncio.sleep(0.05)
     return rounds
@@ -123,42 +107,63 @@ async def complete(client: httpx.AsyncClient, model: str, timeout: float | None 
     return status, time.perf_counter() - started
 
 
+def send_completions(url: str, model: str, count: int, timeout: float | None = None) -> list[tuple[str, float]]:
+    """`count` concurrent completions, each (status, seconds). Run in a process of its own, so that sending the
+    flood does not slow the probes' client down."""
+    async def all_at_once():
+        limits = httpx.Limits(max_connections=count)
+        async with httpx.AsyncClient(base_url=url, limits=limits, timeout=600) as client:
+            return await asyncio.gather(*(complete(client, model, timeout) for _ in range(count)))
+
+    return asyncio.run(all_at_once())
+
+
+def statuses(answers: list[tuple[str, float]]) -> str:
+    return ", ".join(f"{count} x {status}" for status, count in sorted(Counter(s for s, _ in answers).items()))
+
+
 def summary(rounds: list[dict[str, float]]) -> dict[str, tuple[float, float]]:
     return {name: (statistics.median(r[name] for r in rounds), max(r[name] for r in rounds)) for name in rounds[0]}
 
 
 async def run(args, url: str, pid: int) -> None:
-    limits = httpx.Limits(max_connections=args.flood + args.gave_up + 10)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=600) as client:
-        flooded, other = args.models
-        for model in (flooded, other):  # first use measures each model's typical drawing: not part of the figures
-            await complete(client, model)
-        idle = summary([await probe_round(client, other) for _ in range(args.idle_rounds)])
-        before = memory_mib(pid)
+    with ProcessPoolExecutor(1) as flooder:
+        async with httpx.AsyncClient(base_url=url, timeout=600) as client:
+            return await measure(args, url, pid, client, flooder)
 
-        done = asyncio.Event()
-        prober = asyncio.create_task(probe_until(done, client, other))
-        started = time.perf_counter()
-        flood = await asyncio.gather(*(complete(client, flooded) for _ in range(args.flood)))
-        flood_seconds = time.perf_counter() - started
-        done.set()
-        busy = summary(await prober)
-        after = memory_mib(pid)
 
-        gave_up = await asyncio.gather(*(complete(client, flooded, args.give_up_after) for _ in range(args.gave_up)))
-        _, next_seconds = await complete(client, flooded)
-        idle_complete = statistics.median([(await complete(client, flooded))[1] for _ in range(3)])
+async def measure(args, url: str, pid: int, client: httpx.AsyncClient, flooder: ProcessPoolExecutor) -> None:
+    loop = asyncio.get_running_loop()
+    flooded, other = (parse_model_spec(spec)[0] for spec in args.models)
+    for model in (flooded, other):  # first use measures each model's typical drawing: not part of the figures
+        await complete(client, model)
+    await loop.run_in_executor(flooder, send_completions, url, other, 1)  # the flooder process is ready
+    idle = summary([await probe_round(client, other) for _ in range(args.idle_rounds)])
+    before = memory_mib(pid)
 
-    print(f"server: {', '.join(args.models)}; flood: {args.flood} concurrent /api/complete (n 4) to {flooded}")
-    print(f"flood answered in {flood_seconds:.1f} s: " + ", ".join(
-        f"{count} x {status}" for status, count in sorted(Counter(s for s, _ in flood).items())))
+    started = time.perf_counter()
+    sent = loop.run_in_executor(flooder, send_completions, url, flooded, args.flood)
+    rounds = await probe_until(sent, client, other)
+    flood = await sent
+    flood_seconds = time.perf_counter() - started
+    busy = summary(rounds)
+    after = memory_mib(pid)
+
+    gave_up = await loop.run_in_executor(flooder, send_completions, url, flooded, args.gave_up,
+                                         args.give_up_after)
+    _, next_seconds = await complete(client, flooded)
+    idle_complete = statistics.median([(await complete(client, flooded))[1] for _ in range(3)])
+
+    print(f"server: {flooded}, {other}; flood: {args.flood} concurrent /api/complete (n 4) to {flooded}")
+    print(f"flood answered in {flood_seconds:.1f} s: {statuses(flood)}")
     print(f"flood latency of answered requests: median {statistics.median(t for s, t in flood if s == '200'):.2f} s, "
           f"max {max(t for s, t in flood if s == '200'):.2f} s")
-    print(f"{'probe':<16} {'idle median':>12} {'flood median':>13} {'flood max':>10} {'ratio of medians':>17}")
+    print(f"{'probe (rounds)':<20} {'idle median':>12} {'flood median':>13} {'flood max':>10} {'max / idle':>11}")
     for name, (median, worst) in busy.items():
-        print(f"{name:<16} {idle[name][0]:>11.3f}s {median:>12.3f}s {worst:>9.3f}s {median / idle[name][0]:>16.1f}x")
-    print(f"gave up: {sum(s == 'gave up' for s, _ in gave_up)} of {args.gave_up} clients hung up after "
-          f"{args.give_up_after} s; the next /api/complete to {flooded} took {next_seconds:.2f} s "
+        print(f"{name + f' ({len(rounds)})':<20} {idle[name][0]:>11.3f}s {median:>12.3f}s {worst:>9.3f}s "
+              f"{worst / idle[name][0]:>10.1f}x")
+    print(f"{args.gave_up} clients that hang up after {args.give_up_after} s: {statuses(gave_up)}; "
+          f"the next /api/complete to {flooded} took {next_seconds:.2f} s "
           f"(idle median {idle_complete:.2f} s, ratio {next_seconds / idle_complete:.1f}x)")
     print(f"server memory: before the flood {before['VmRSS']:.0f} MiB, after {after['VmRSS']:.0f} MiB, "
           f"peak {after['VmHWM']:.0f} MiB")
@@ -170,19 +175,16 @@ def main() -> None:
     parser.add_argument("--gave-up", type=int, default=100, help="clients that hang up before their answer")
     parser.add_argument("--give-up-after", type=float, default=1.0, help="seconds those clients wait")
     parser.add_argument("--idle-rounds", type=int, default=5)
-    parser.add_argument("--tiny", action="store_true", help="two small random models instead of the zoo's")
+    parser.add_argument("--models", type=lambda text: text.split(","), default=["doodle", "sheep"],
+                        help="the flooded model and the other one: zoo names or folders")
     args = parser.parse_args()
     port = free_port()
-    with tempfile.TemporaryDirectory() as folder:
-        models = tiny_models(Path(folder)) if args.tiny else ["doodle", "sheep"]
-        args.models = [spec.split("=")[0] for spec in models]
-        server = start_server(models, port)
-        try:
-            url = f"http://127.0.0.1:{port}"
-            asyncio.run(wait_ready_then_run(args, url, server))
-        finally:
-            server.terminate()
-            server.wait(30)
+    server = start_server(args.models, port)
+    try:
+        asyncio.run(wait_ready_then_run(args, f"http://127.0.0.1:{port}", server))
+    finally:
+        server.terminate()
+        server.wait(30)
 
 
 async def wait_ready_then_run(args, url: str, server: subprocess.Popen) -> None:
