@@ -141,7 +141,8 @@ def flooded(models, monkeypatch):
 
 
 def complete(client: httpx.AsyncClient, **kwargs):
-    return client.post("/api/complete", json={"model": "tiny", "drawing": DRAWING, "n": 2}, **kwargs)
+    kwargs.setdefault("json", {"model": "tiny", "drawing": DRAWING, "n": 2})
+    return client.post("/api/complete", **kwargs)
 
 
 def test_a_flood_of_one_model_is_bounded_batched_and_leaves_other_endpoints_answering(flooded):
@@ -192,3 +193,28 @@ def test_requests_whose_clients_hung_up_are_never_computed(flooded):
     after = asyncio.run(scenario())
     assert after.status_code == 200
     assert gate.calls == [2, 2]  # the busy request and the one after: none of the abandoned ones
+
+
+def test_a_seeded_request_gets_the_drawings_it_gets_alone_and_unseeded_ones_share_a_batch(flooded):
+    """A seed promises the same drawings for the same request, so seeded requests are not merged with others
+    (identical ones share one result); unseeded ones with the same settings are, each getting drawings of its own."""
+    url, gate, queue = flooded
+
+    async def scenario():
+        async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+            busy = asyncio.ensure_future(complete(client))
+            await until(lambda: gate.calls, "the first completion to reach the model")
+            seeded = [asyncio.ensure_future(complete(client, json={"model": "tiny", "drawing": DRAWING, "n": 2,
+                                                                   "seed": seed})) for seed in (5, 5, 5, 6)]
+            unseeded = [asyncio.ensure_future(complete(client)) for _ in range(2)]
+            await until(lambda: queue.waiting() == 6, "the requests to queue up")
+            gate.opened.set()
+            await busy
+            answers = [(await f).json()["drawings"] for f in seeded + unseeded]
+            alone = (await complete(client, json={"model": "tiny", "drawing": DRAWING, "n": 2, "seed": 5}))
+            return answers, alone.json()["drawings"]
+
+    (five, five_again, five_third, six, free_a, free_b), alone = asyncio.run(scenario())
+    assert five == five_again == five_third == alone and six != five
+    assert free_a != free_b
+    assert gate.calls == [2, 2, 2, 4, 2]  # busy; seed 5 once for three requests; seed 6; the unseeded pair; alone
