@@ -1,8 +1,12 @@
 """The safe .npz loader on the real Sketch-RNN files, on hostile and broken files, and the writer's round trip."""
 
+import io
 import os
 import shlex
+import struct
+import tracemalloc
 import zipfile
+import zlib
 
 import numpy as np
 import pytest
@@ -203,3 +207,47 @@ def test_load_stroke_splits_labels_each_file_and_reports_skips(tmp_path, sheep_p
 def test_load_stroke_splits_without_files():
     with pytest.raises(DataError):
         load_stroke_splits([], max_len=None)
+
+
+def _deflated(data: bytes) -> bytes:
+    """Raw deflate of `data`, byte-aligned and not final, so such pieces can be joined into one stream."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    return compressor.compress(data) + compressor.flush(zlib.Z_FULL_FLUSH)
+
+
+def _write_zip(path, members: dict[str, tuple[bytes, int, int]]) -> None:
+    """A zip of already deflated members `name: (deflate stream, inflated size, crc32)`, written by hand."""
+    local, central = b"", b""
+    for name, (stream, size, crc) in members.items():
+        fields = (8, 0, 0, crc, len(stream), size, len(name))  # deflate, no time, no date
+        central += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, *fields, 0, 0, 0, 0, 0, len(local))
+        central += name.encode()
+        local += struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, *fields, 0) + name.encode() + stream
+    end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(members), len(members), len(central), len(local), 0)
+    path.write_bytes(local + central + end)
+
+
+def _npy_header(shape) -> bytes:
+    out = io.BytesIO()
+    np.lib.format.write_array_header_1_0(out, {"descr": "<i2", "fortran_order": False, "shape": shape})
+    return out.getvalue()
+
+
+def test_a_zip_bomb_is_refused_before_it_inflates(tmp_path):
+    mib = 600  # inflates to 600 MiB of int16 zeros, more than a split may take, from 0.6 MB on disk
+    header = _npy_header((mib * (1 << 20) // 6, 3))
+    stream = _deflated(header) + _deflated(bytes(1 << 20)) * mib + zlib.compressobj(9, zlib.DEFLATED, -15).flush()
+    small = _npy_header((1, 2, 3)) + bytes(12)
+    _write_zip(tmp_path / "bomb.npz", {  # train's CRC is left 0: the loader must refuse before it could check it
+        "train.npy": (stream, len(header) + (mib << 20), 0),
+        **{f"{split}.npy": (_deflated(small) + b"\x03\x00", len(small), zlib.crc32(small)) for split in ("valid", "test")},
+    })
+    assert (tmp_path / "bomb.npz").stat().st_size < 1 << 20
+    tracemalloc.start()
+    try:
+        message = one_line_error(tmp_path / "bomb.npz")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert "would inflate to 629,145,728" in message and "zip bomb" in message
+    assert peak < 16 << 20  # the old loader held the 600 MiB twice

@@ -1,9 +1,13 @@
 """Quick, Draw!: the catalog, downloads from a loopback mirror of the shared data, the ndjson reader, Google's
 raw -> simplified preprocessing checked against Google's own files, stroke-3 conversion and building .npz files."""
 
+import base64
+import dataclasses
 import gzip
+import hashlib
 import json
 import time
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -82,11 +86,14 @@ def qd_mirror(tmp_path, data_dir, serve_dir, monkeypatch):
     bitmaps = np.random.default_rng(0).integers(0, 256, size=(5, 784), dtype=np.uint8)
     np.save(root / "full" / "numpy_bitmap" / "cat.npy", bitmaps)
     np.save(root / "full" / "numpy_bitmap" / "dog.npy", bitmaps.reshape(5, 28, 28))
+    np.save(root / "full" / "numpy_bitmap" / "pig.npy", bitmaps)
+    with open(root / "full" / "numpy_bitmap" / "pig.npy", "ab") as fh:
+        fh.write(b"not part of the array")
     url, handler = serve_dir(root)
     monkeypatch.setenv("SKETCHLAB_QUICKDRAW_URL", url)
     monkeypatch.setenv("SKETCHLAB_CACHE", str(tmp_path / "cache"))
     return {"url": url, "handler": handler, "cache": tmp_path / "cache", "data": data_dir / "quickdraw",
-            "bitmaps": bitmaps}
+            "bitmaps": bitmaps, "root": root}
 
 
 def test_urls_follow_the_bucket_layout(monkeypatch):
@@ -133,7 +140,7 @@ def test_missing_upstream_file_is_a_clear_error_and_leaves_nothing(qd_mirror):
     assert not list((qd_mirror["cache"] / "full" / "simplified").glob("hedgehog*"))
 
 
-@pytest.mark.parametrize(("category", "fmt"), [("hedgehog", "raw"), ("dog", "bitmap")])
+@pytest.mark.parametrize(("category", "fmt"), [("hedgehog", "raw"), ("dog", "bitmap"), ("pig", "bitmap")])
 def test_unusable_download_is_removed(qd_mirror, category, fmt):
     with pytest.raises(DataError, match="unusable"):
         quickdraw.get(category, fmt)
@@ -148,6 +155,76 @@ def test_unknown_category_or_uncached_file_fails_before_any_request(qd_mirror):
     with pytest.raises(DataError, match="unknown Quick, Draw! format"):
         quickdraw.get("cat", "svg")
     assert qd_mirror["handler"].requests == []
+
+
+def _md5_b64(data: bytes) -> str:
+    return base64.b64encode(hashlib.md5(data).digest()).decode()
+
+
+def _nothing_cached(category: str, fmt: str) -> bool:
+    return not list(quickdraw.category_path(category, fmt).parent.glob(f"{category}*"))
+
+
+@pytest.mark.parametrize("cut", ["mid_line", "garbage_after_first_line"])
+def test_a_truncated_or_garbled_ndjson_is_never_cached(qd_mirror, cut):
+    real = (qd_mirror["data"] / "raw" / "cat.ndjson").read_bytes()
+    lines = real.splitlines(keepends=True)
+    body = real[: len(lines[0]) + len(lines[1]) // 2] if cut == "mid_line" else lines[0] + b"<html>oops</html>\n" + lines[2]
+    (qd_mirror["root"] / "full" / "raw" / "owl.ndjson").write_bytes(body)  # served whole, length and all
+    with pytest.raises(DataError, match="unusable.*not drawing records") as err:
+        quickdraw.get("owl", "raw")
+    assert "\n" not in str(err.value)
+    assert _nothing_cached("owl", "raw")
+
+
+def test_a_resume_is_written_exactly_where_content_range_says(qd_mirror):
+    real = (qd_mirror["data"] / "raw" / "cat.ndjson").read_bytes()
+    qd_mirror["handler"].truncate_to = 1000
+    with pytest.raises(DataError, match="truncated"):
+        quickdraw.get("cat", "raw")
+    qd_mirror["handler"].truncate_to = None
+    qd_mirror["handler"].whole_on_resume = True  # asked for bytes=1000-, it sends 0- and says so
+    assert quickdraw.get("cat", "raw").read_bytes() == real
+    assert qd_mirror["handler"].requests[-1]["range"] == "bytes=1000-"
+
+
+def test_a_part_longer_than_the_file_is_dropped_not_cached(qd_mirror):
+    real = (qd_mirror["data"] / "raw" / "cat.ndjson").read_bytes()
+    part = quickdraw.category_path("cat", "raw").with_name("cat.ndjson.part")
+    part.parent.mkdir(parents=True)
+    part.write_bytes(real + real[:100])  # the host answers 416 "bytes */len(real)"
+    with pytest.raises(DataError, match="longer than"):
+        quickdraw.get("cat", "raw")
+    assert _nothing_cached("cat", "raw")
+    assert quickdraw.get("cat", "raw").read_bytes() == real  # the next run starts over
+
+
+def test_an_endless_stream_stops_at_the_formats_cap(qd_mirror, monkeypatch):
+    capped = dataclasses.replace(quickdraw.QUICKDRAW_FORMATS["raw"], max_bytes=1 << 20)
+    monkeypatch.setitem(quickdraw.QUICKDRAW_FORMATS, "raw", capped)
+    qd_mirror["handler"].endless = True
+    with pytest.raises(DataError, match="more than 1,048,576 bytes") as err:
+        quickdraw.get("cat", "raw")  # hung until the disk filled (610 MB in 16 s)
+    assert "\n" not in str(err.value)
+    assert _nothing_cached("cat", "raw")
+
+
+def test_a_file_announced_larger_than_the_cap_is_not_fetched(qd_mirror, monkeypatch):
+    capped = dataclasses.replace(quickdraw.QUICKDRAW_FORMATS["raw"], max_bytes=1000)
+    monkeypatch.setitem(quickdraw.QUICKDRAW_FORMATS, "raw", capped)
+    with pytest.raises(DataError, match="more than the 1,000 such a file may be"):
+        quickdraw.get("cat", "raw")
+    assert _nothing_cached("cat", "raw")
+
+
+def test_the_md5_the_bucket_publishes_is_checked(qd_mirror):
+    real = (qd_mirror["data"] / "raw" / "cat.ndjson").read_bytes()
+    qd_mirror["handler"].md5 = _md5_b64(real[:-1])
+    with pytest.raises(DataError, match="md5 is not the published"):
+        quickdraw.get("cat", "raw")
+    assert _nothing_cached("cat", "raw")
+    qd_mirror["handler"].md5 = _md5_b64(real)
+    assert quickdraw.get("cat", "raw").read_bytes() == real
 
 
 # ------------------------------------------------------------------------------------------------- ndjson reader
@@ -337,6 +414,54 @@ def test_build_npz_fractions_recognized_raw_and_malformed(data_dir, tmp_path):
     build_npz(raw, tmp_path / "rdp.npz", counts=(5, 1, 1), limit=10, simplify_epsilon=8.0)
     fewer = [d for split in load_npz(tmp_path / "rdp.npz").values() for d in split]
     assert sum(map(len, fewer)) < sum(map(len, drawings))
+
+
+RAW_GOOD = {"word": "x", "key_id": "7", "recognized": True, "drawing": [[[0.0, 10.0, 20.0], [0.0, 5.0, 0.0], [0, 1, 2]]]}
+
+
+def test_build_npz_counts_and_skips_the_lines_that_aborted_it(tmp_path):
+    path = write_lines(tmp_path / "hostile.ndjson", [
+        json.dumps({**RAW_GOOD, "key_id": ["a", "list"]}),  # was TypeError: unhashable type 'list'
+        json.dumps({**RAW_GOOD, "key_id": "8", "drawing": [[[-1e308, 1e308], [0.0, 1.0], [0, 1]]]}),  # ValueError
+        json.dumps(RAW_GOOD),
+    ])
+    summary = build_npz(path, tmp_path / "out.npz", counts=(1, 0, 0))
+    assert (summary.train, summary.malformed, summary.unusable) == (1, 1, 1)
+    assert summary.reports[0].reasons == {"bad_key_id": 1}
+    assert "skipped 2 of 3 lines: 1 malformed, 1 unusable raw drawings" in str(summary)
+    np.testing.assert_array_equal(load_npz(tmp_path / "out.npz")["train"][0], [[0, 0, 0], [128, 64, 0], [127, -64, 1]])
+
+
+def _peak_bytes_while(fn) -> int:
+    """The peak of Python and numpy allocations (tracemalloc sees both) while `fn` runs."""
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_a_scribble_line_is_skipped_without_allocating_gigabytes(tmp_path):
+    n = 20_000  # 0.44 MB of ndjson: resampled at 1 px it was 5.1 million points and RDP over them for minutes
+    zigzag = [[1000.0 * (i % 2 == 0) for i in range(n)], [i * 1e-3 for i in range(n)], list(range(n))]
+    path = write_lines(tmp_path / "bomb.ndjson", [json.dumps({**RAW_GOOD, "key_id": "1", "drawing": [zigzag]}),
+                                                 json.dumps(RAW_GOOD)])
+    started = time.perf_counter()
+    peak = _peak_bytes_while(lambda: build_npz(path, tmp_path / "out.npz", counts=(1, 0, 0)))
+    assert time.perf_counter() - started < 30  # bounded: the old code took minutes here
+    assert peak < 64 << 20
+
+
+def test_an_overlong_or_overlarge_line_is_skipped_unread(tmp_path, monkeypatch):
+    monkeypatch.setattr(quickdraw, "MAX_LINE_BYTES", 4096)
+    monkeypatch.setattr(quickdraw, "MAX_DRAWING_POINTS", 100)
+    big = json.dumps({**GOOD, "drawing": [[list(range(101)), list(range(101))]]})  # 101 points, under 4 KB
+    path = write_lines(tmp_path / "long.ndjson", [json.dumps(GOOD), "[" + "0," * 10_000 + "0]", big,
+                                                  json.dumps(GOOD)])
+    report = NdjsonReport()
+    assert list(read_ndjson(path, report=report)) == [GOOD, GOOD]
+    assert report.reasons == {"too_big": 2} and report.bad_lines == [2, 3]
 
 
 def test_build_npz_keeps_one_of_each_key_id(data_dir, tmp_path):

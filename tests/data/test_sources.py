@@ -23,7 +23,7 @@ def mirror(tmp_path, data_dir, monkeypatch, serve_dir):
     monkeypatch.setenv("SKETCHLAB_SKETCHRNN_DATASETS_URL", url)
     monkeypatch.setenv("SKETCHLAB_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("SKETCHLAB_DATA", raising=False)
-    return {"url": url, "sheep": sheep, "cache": tmp_path / "cache", "handler": handler}
+    return {"url": url, "sheep": sheep, "cache": tmp_path / "cache", "handler": handler, "root": root}
 
 
 def test_category_download_lands_verified_in_cache_and_is_not_fetched_twice(mirror):
@@ -53,6 +53,14 @@ def test_truncated_download_leaves_no_file_and_resumes_from_the_partial(mirror):
     assert mirror["handler"].requests[-1]["range"] == "bytes=1000-"
     assert final.read_bytes() == mirror["sheep"]
     assert not part.exists()
+
+
+def test_a_classic_set_must_have_its_published_sha256(mirror, data_dir):
+    other = (data_dir / "sketchrnn" / "omniglot.npz").read_bytes()  # a valid .npz, but not aaron_sheep's bytes
+    (mirror["root"] / "aaron_sheep" / "aaron_sheep.npz").write_bytes(other)
+    with pytest.raises(DataError, match="sha256 is not the published 65f8e51e"):
+        sources.resolve_data("aaron_sheep")
+    assert list((mirror["cache"] / "sketchrnn").iterdir()) == []
 
 
 def test_missing_category_is_a_clear_error(mirror):

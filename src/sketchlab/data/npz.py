@@ -22,6 +22,9 @@ from sketchlab.data.strokes import SkipReport, clean_drawings
 from sketchlab.errors import DataError
 
 SPLITS = ("train", "valid", "test")
+# The most one split may inflate to. A full Quick, Draw! category (~340,000 drawings at ~70 int16 rows, pickled)
+# is about 190 MB; a 3 MB zip bomb inflated to 4.7 GB before this was checked.
+MAX_MEMBER_BYTES = 512 << 20
 
 
 def _latin1_bytes(text: str, encoding: str) -> bytes:
@@ -88,6 +91,11 @@ def _read_plain(fh, shape: tuple[int, ...], fortran: bool, dtype: np.dtype, wher
 
 
 def _read_member(zf: zipfile.ZipFile, member: str, where: str) -> np.ndarray:
+    # zipfile never inflates a member past its declared size, so checking that size bounds the memory used
+    size = zf.getinfo(member).file_size
+    if size > MAX_MEMBER_BYTES:
+        raise DataError(f"{where} would inflate to {size:,} bytes, more than the {MAX_MEMBER_BYTES:,} a split may "
+                        "take (a zip bomb?)")
     with zf.open(member) as fh:
         try:
             reader = _HEADER_READERS.get(np.lib.format.read_magic(fh))

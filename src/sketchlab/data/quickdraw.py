@@ -96,15 +96,20 @@ class QuickDrawFormat:
     remote_dir: str
     suffix: str
     description: str
+    max_bytes: int = sources.DEFAULT_MAX_DOWNLOAD_BYTES  # a download that grows past this is stopped and removed
 
 
+# The caps leave room above the largest categories (about 340,000 drawings: ~3.5 KB each raw, ~0.5 KB simplified,
+# 784 B as a bitmap, measured on the shared subsets) and stop an endless or wrong stream long before a disk fills.
 QUICKDRAW_FORMATS: dict[str, QuickDrawFormat] = {
     f.name: f
     for f in (
-        QuickDrawFormat("sketchrnn", "sketchrnn", ".npz", "stroke-3 train/valid/test (70,000 / 2,500 / 2,500)"),
-        QuickDrawFormat("simplified", "full/simplified", ".ndjson", "aligned, scaled to 0-255, RDP-simplified"),
-        QuickDrawFormat("raw", "full/raw", ".ndjson", "as drawn: screen coordinates and timestamps"),
-        QuickDrawFormat("bitmap", "full/numpy_bitmap", ".npy", "28x28 grayscale bitmaps, (n, 784) uint8"),
+        QuickDrawFormat("sketchrnn", "sketchrnn", ".npz", "stroke-3 train/valid/test (70,000 / 2,500 / 2,500)",
+                        sources.MAX_NPZ_DOWNLOAD_BYTES),
+        QuickDrawFormat("simplified", "full/simplified", ".ndjson", "aligned, scaled to 0-255, RDP-simplified",
+                        1 << 30),
+        QuickDrawFormat("raw", "full/raw", ".ndjson", "as drawn: screen coordinates and timestamps", 4 << 30),
+        QuickDrawFormat("bitmap", "full/numpy_bitmap", ".npy", "28x28 grayscale bitmaps, (n, 784) uint8", 512 << 20),
     )
 }
 
@@ -136,12 +141,20 @@ def _verify_npz(path: Path) -> None:
     load_npz(path)
 
 
+_CORRUPT = ("not_json", "no_drawing")  # what a truncated or garbled transfer leaves; odd drawings are merely skipped
+
+
 def _verify_ndjson(path: Path) -> None:
-    with open(path, "rb") as fh:
-        first = fh.readline()
-    problem = _problem(first)
-    if isinstance(problem, str):
-        raise DataError(f"not Quick, Draw! ndjson: its first line {_PROBLEMS[problem][1]}")
+    """Every line must be a drawing record (a cut-off last line or an error page is not), and one at least."""
+    report = NdjsonReport()
+    for _ in read_ndjson(path, report=report):
+        pass
+    corrupt = sum(report.reasons[reason] for reason in _CORRUPT)
+    if corrupt:
+        raise DataError(f"not Quick, Draw! ndjson: {corrupt} of its {report.lines} lines are not drawing records "
+                        "(a cut-off or garbled transfer)")
+    if not report.drawings:
+        raise DataError("not Quick, Draw! ndjson: it holds no drawings")
 
 
 def _verify_bitmap(path: Path) -> None:
@@ -151,6 +164,8 @@ def _verify_bitmap(path: Path) -> None:
         raise DataError(f"not a .npy array: {err}") from None
     if array.ndim != 2 or array.shape[1] != 784:
         raise DataError(f"an array of shape {array.shape}, not (n, 784) 28x28 bitmaps")
+    if array.offset + array.nbytes != path.stat().st_size:
+        raise DataError(f"{path.stat().st_size:,} bytes, not the {array.offset + array.nbytes:,} its header announces")
 
 
 _VERIFY = {"sketchrnn": _verify_npz, "simplified": _verify_ndjson, "raw": _verify_ndjson, "bitmap": _verify_bitmap}
@@ -159,8 +174,9 @@ _VERIFY = {"sketchrnn": _verify_npz, "simplified": _verify_ndjson, "raw": _verif
 def get(category: str, fmt: str = "simplified", download: bool = True) -> Path:
     """The local path of one Quick, Draw! category file in format `fmt` (see `QUICKDRAW_FORMATS`).
 
-    A cached copy is used as is; otherwise the file is downloaded (resuming a partial one) and checked before it
-    appears in the cache. Unknown categories and formats, failed downloads (HTTP 404 ...) and unusable files raise
+    A cached copy is used as is; otherwise the file is downloaded (resuming a partial one, at most the format's
+    `max_bytes`) and checked whole before it appears in the cache (every ndjson line a drawing record, a bitmap
+    file exactly as long as its header says, an .npz readable). Unknown categories and formats, failed downloads (HTTP 404 ...) and unusable files raise
     DataError; with `download=False` a file that is not cached does too. The shared data folder is not consulted:
     its `.ndjson` files are short prefixes of upstream's, never stand-ins for them.
     """
@@ -170,17 +186,25 @@ def get(category: str, fmt: str = "simplified", download: bool = True) -> Path:
         return dest
     if not download:
         raise DataError(f"{fmt} file of {name!r} is not in the cache ({dest.parent})")
-    return sources.download_file(quickdraw_url(name, fmt), dest, verify=_VERIFY[fmt])
+    return sources.download_file(quickdraw_url(name, fmt), dest, verify=_VERIFY[fmt],
+                                 max_bytes=QUICKDRAW_FORMATS[fmt].max_bytes)
 
 
 # ------------------------------------------------------------------------------------------------ ndjson reader
 
 MAX_LISTED_LINES = 10
+# Bounds on one line, far above real data (the shared raw subsets' longest line is 37 KB, their largest drawing
+# 1,174 points) and far below what exhausts memory or time: a longer line is skipped unread, a larger drawing unused.
+MAX_LINE_BYTES = 1 << 20
+MAX_DRAWING_POINTS = 10_000
 _PROBLEMS = {  # reason: (how a report counts such lines, what is wrong with one line)
     "not_json": ("not JSON objects", "is not a JSON object"),
     "no_drawing": ("without a 'drawing'", "has no 'drawing'"),
     "bad_strokes": ("with malformed strokes", "has strokes that are not [[x...], [y...](, [t...])] of numbers"),
     "mismatched": ("with x, y (and t) of different lengths", "has a stroke whose x, y (and t) differ in length"),
+    "bad_key_id": ("with a key_id that is not a string or integer", "has a key_id that is not a string or integer"),
+    "too_big": (f"longer than {MAX_LINE_BYTES:,} bytes or {MAX_DRAWING_POINTS:,} points",
+                f"is longer than {MAX_LINE_BYTES:,} bytes or {MAX_DRAWING_POINTS:,} points"),
 }
 
 
@@ -237,10 +261,14 @@ def _problem(line: bytes) -> dict | str:
     drawing = record.get("drawing")
     if not isinstance(drawing, list) or not drawing:
         return "no_drawing"
+    if not isinstance(record.get("key_id", ""), (str, int)):  # a list or dict cannot even be compared
+        return "bad_key_id"
     for stroke in drawing:
         problem = _stroke_problem(stroke)
         if problem is not None:
             return problem
+    if sum(len(stroke[0]) for stroke in drawing) > MAX_DRAWING_POINTS:
+        return "too_big"
     return record
 
 
@@ -252,13 +280,25 @@ def _open(path: Path):
     return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
 
 
+def _bounded_lines(fh) -> Iterator[bytes | None]:
+    """The file's lines, None in place of one longer than MAX_LINE_BYTES (skipped in pieces, never held whole)."""
+    while line := fh.readline(MAX_LINE_BYTES + 1):
+        if len(line) <= MAX_LINE_BYTES or line.endswith(b"\n"):
+            yield line
+            continue
+        while line and not line.endswith(b"\n"):
+            line = fh.readline(MAX_LINE_BYTES)
+        yield None
+
+
 def read_ndjson(path: str | Path, limit: int | None = None, report: NdjsonReport | None = None) -> Iterator[dict]:
     """Stream the records of a Quick, Draw! `.ndjson` (or `.ndjson.gz`) file one line at a time.
 
     Each record is the line's JSON object (`word`, `key_id`, `recognized`, `drawing`, ...), yielded as parsed.
     Malformed lines (not JSON, no `drawing`, strokes that are not `[[x...], [y...](, [t...])]` of numbers, x / y / t
-    of different lengths) are skipped and counted in `report` (pass an `NdjsonReport` to get it). Blank lines are
-    ignored. At most `limit` records are yielded. A missing file raises DataError.
+    of different lengths, a `key_id` that is not a string or integer, longer than MAX_LINE_BYTES, more than
+    MAX_DRAWING_POINTS points) are skipped and counted in `report` (pass an `NdjsonReport` to get it). Blank lines
+    are ignored. At most `limit` records are yielded. A missing file raises DataError.
     """
     path = Path(path)
     if report is None:
@@ -272,11 +312,11 @@ def read_ndjson(path: str | Path, limit: int | None = None, report: NdjsonReport
         raise DataError(f"cannot read {path}: {err.strerror or err}") from None
     with fh:
         try:
-            for line_no, line in enumerate(fh, start=1):
-                if not line.strip():
+            for line_no, line in enumerate(_bounded_lines(fh), start=1):
+                if line is not None and not line.strip():
                     continue
                 report.lines += 1
-                record = _problem(line)
+                record = "too_big" if line is None else _problem(line)
                 if isinstance(record, str):
                     report._skip(line_no, record)
                     continue
@@ -289,6 +329,10 @@ def read_ndjson(path: str | Path, limit: int | None = None, report: NdjsonReport
 
 
 # ------------------------------------------------------------------------------------- raw -> simplified (Google)
+
+# Resampled points a raw drawing may have (its ink length in pixels once scaled to 255): the shared raw subsets'
+# longest drawing has 35,928, the median about 700.
+MAX_RESAMPLED_POINTS = 100_000
 
 
 def _resample(line: np.ndarray, spacing: float = 1.0) -> np.ndarray:
@@ -318,7 +362,8 @@ def raw_to_simplified(drawing: Sequence) -> list[list[list[int]]]:
     3. resample every stroke with 1-pixel spacing;
     4. simplify every stroke with Ramer-Douglas-Peucker, epsilon 2.0;
     then round to integers (half to even). Timestamps are dropped. On the shared subsets this reproduces Google's
-    own simplified files point for point for over 99.9% of the drawings.
+    own simplified files point for point for over 99.9% of the drawings. A drawing with more than
+    MAX_RESAMPLED_POINTS pixels of ink once scaled raises DataError before anything is resampled.
     """
     try:
         lines = [np.array(stroke[:2], dtype=np.float64).T for stroke in drawing]
@@ -330,12 +375,19 @@ def raw_to_simplified(drawing: Sequence) -> list[list[list[int]]]:
     if not np.isfinite(points).all():
         raise DataError("a raw drawing has NaN or infinite coordinates")
     low = points.min(axis=0)
-    extent = float((points.max(axis=0) - low).max()) or 1.0
+    with np.errstate(over="ignore"):
+        extent = float((points.max(axis=0) - low).max()) or 1.0
+    if not math.isfinite(extent):
+        raise DataError("a raw drawing's coordinates are too far apart to scale (beyond float64)")
+    scaled = [(line - low) * 255.0 / extent for line in lines]
+    ink = sum(float(np.hypot(*np.diff(line, axis=0).T).sum()) for line in scaled)
+    if ink > MAX_RESAMPLED_POINTS:  # resampling at 1-pixel spacing would allocate (and RDP scan) that many points
+        raise DataError(f"a raw drawing has {ink:,.0f} pixels of ink once scaled to 255, more than "
+                        f"{MAX_RESAMPLED_POINTS:,} (a scribble, not a drawing)")
     out = []
-    for line in lines:
-        scaled = (line - low) * 255.0 / extent
+    for line in scaled:
         # Google measured RDP distances to the chord's infinite line: to the segment, only ~1/4 of drawings match.
-        kept = np.round(rdp(_resample(scaled), 2.0, distances=line_distances)).astype(np.int64)
+        kept = np.round(rdp(_resample(line), 2.0, distances=line_distances)).astype(np.int64)
         out.append([kept[:, 0].tolist(), kept[:, 1].tolist()])
     return out
 
@@ -375,6 +427,7 @@ class BuildSummary:
     max_len: int
     read: int = 0
     malformed: int = 0
+    unusable: int = 0
     unrecognized: int = 0
     too_long: int = 0
     out_of_range: int = 0
@@ -390,11 +443,13 @@ class BuildSummary:
 
     @property
     def skipped(self) -> int:
-        return self.malformed + self.unrecognized + self.too_long + self.out_of_range + self.duplicates
+        return (self.malformed + self.unusable + self.unrecognized + self.too_long + self.out_of_range
+                + self.duplicates)
 
     def skipped_summary(self) -> str:
         """"skipped 3 of 120 lines: 1 malformed, 2 too long (> 250 points)", or "" if none was."""
         parts = [f"{self.malformed} malformed" if self.malformed else "",
+                 f"{self.unusable} unusable raw drawings (too far apart or too much ink)" if self.unusable else "",
                  f"{self.unrecognized} unrecognized" if self.unrecognized else "",
                  f"{self.too_long} too long (> {self.max_len} points)" if self.too_long else "",
                  f"{self.out_of_range} beyond int16" if self.out_of_range else "",
@@ -432,6 +487,16 @@ def ndjson_files(paths: str | Path | Iterable[str | Path]) -> list[Path]:
             for file in (sorted(path.glob("*.ndjson"), key=lambda f: f.name) if path.is_dir() else [path])]
 
 
+def _record_stroke3(record: dict, simplify_epsilon: float | None) -> np.ndarray:
+    """One ndjson record's drawing as stroke-3 (raw drawings simplified as Google does first), float64."""
+    drawing = record["drawing"]
+    if any(len(stroke) == 3 for stroke in drawing):
+        drawing = raw_to_simplified(drawing)
+    with np.errstate(over="ignore"):  # offsets beyond float32 become inf, then count as beyond int16
+        s = simplified_to_stroke3(drawing)
+    return simplify(s, simplify_epsilon) if simplify_epsilon is not None else s
+
+
 def build_npz(ndjson_paths: str | Path | Iterable[str | Path], out_path: str | Path, max_len: int = 250,
               recognized_only: bool = False, valid_fraction: float = 0.05, test_fraction: float = 0.05,
               counts: tuple[int, int, int] | None = None, seed: int = 0, simplify_epsilon: float | None = None,
@@ -442,7 +507,8 @@ def build_npz(ndjson_paths: str | Path | Iterable[str | Path], out_path: str | P
     one `.npz` per category), shuffled with `seed` and split by `valid_fraction` / `test_fraction`, or by exact
     `counts` (train, valid, test) taken from the shuffled pool. Raw drawings (strokes with timestamps) first go
     through `raw_to_simplified`; `simplify_epsilon` then applies `strokes.simplify` (RDP). Left out and counted:
-    malformed lines, unrecognized drawings if `recognized_only`, drawings longer than `max_len` points,
+    malformed lines (see `read_ndjson`), raw drawings that `raw_to_simplified` refuses, unrecognized drawings if
+    `recognized_only`, drawings longer than `max_len` points,
     coordinates beyond int16, and a drawing whose `key_id` was already read (the raw and simplified files hold the
     same drawings: pooled, a twin would land in train and test). At most `limit` drawings are read per file. The
     file appears only once written. A folder stands for its `.ndjson` files in code-point order of their names, so
@@ -465,17 +531,16 @@ def build_npz(ndjson_paths: str | Path | Iterable[str | Path], out_path: str | P
                 summary.duplicates += 1
                 continue
             seen.add(key)
-            drawing = record["drawing"]
-            if any(len(stroke) == 3 for stroke in drawing):
-                drawing = raw_to_simplified(drawing)
-            s = simplified_to_stroke3(drawing)
-            if simplify_epsilon is not None:
-                s = simplify(s, simplify_epsilon)
+            try:
+                s = _record_stroke3(record, simplify_epsilon)
+            except DataError:  # a raw drawing raw_to_simplified refuses (1e308 coordinates, a scribble)
+                summary.unusable += 1
+                continue
             if len(s) > max_len:
                 summary.too_long += 1
                 continue
             rounded = np.rint(s)
-            if np.abs(rounded).max() > np.iinfo(np.int16).max:
+            if not np.abs(rounded).max() <= np.iinfo(np.int16).max:  # inf too
                 summary.out_of_range += 1
                 continue
             kept.append(rounded.astype(np.int16))
