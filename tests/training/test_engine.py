@@ -187,6 +187,20 @@ def test_resume_after_a_crash_continues_bit_identically(tmp_path):
     assert (straight / "best" / "best.json").read_text() == (crashed / "best" / "best.json").read_text()
 
 
+def test_resume_skips_and_counts_damaged_metrics_lines(tmp_path):
+    straight, crashed = tmp_path / "straight", tmp_path / "crashed"
+    Trainer(make_toy(), ToyData(), valid_data(), make_config(straight)).fit()
+    with pytest.raises(Crash):
+        Trainer(make_toy(), ToyData(crash_at=17), valid_data(), make_config(crashed)).fit()
+    metrics = crashed / "metrics.jsonl"
+    lines = metrics.read_text().splitlines(keepends=True)
+    # a blank line, and the partial last line a kill mid-write leaves: both raised JSONDecodeError on --resume
+    metrics.write_text("".join(lines[:3]) + "\n" + "".join(lines[3:]) + lines[0][:9])
+    with pytest.warns(UserWarning, match="dropped 2 damaged line"):
+        Trainer(make_toy(seed=123), ToyData(), valid_data(), make_config(crashed, resume=True)).fit()
+    assert read_metrics(crashed) == read_metrics(straight)
+
+
 def test_resume_without_a_checkpoint_starts_afresh(tmp_path):
     history = Trainer(make_toy(), ToyData(), None, make_config(tmp_path / "run", steps=3, resume=True)).fit()
     assert [record["step"] for record in history] == [1, 2, 3]

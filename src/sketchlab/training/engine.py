@@ -140,6 +140,16 @@ def batch_size(batch: Batch) -> int:
     return next(len(value) for value in batch.values() if isinstance(value, torch.Tensor))
 
 
+def _logged_step(line: str) -> int | None:
+    """The step of one metrics.jsonl line, or None if the line is damaged."""
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None
+    step = record.get("step") if isinstance(record, dict) else None
+    return step if type(step) is int else None
+
+
 class Trainer:
     """Trains `model` on `train_data`, validating on `valid_data`, as `config` says. Call `fit()`."""
 
@@ -249,10 +259,16 @@ class Trainer:
         )
 
     def _trim_metrics(self, start: int) -> None:
-        """Keep the metrics of the updates the checkpoint holds: none when starting afresh."""
+        """Keep the metrics of the updates the checkpoint holds: none when starting afresh. The checkpoint is the
+        source of truth, so damaged lines (a kill's partial last line, a blank one) are dropped and counted."""
         path = self.out_dir / "metrics.jsonl"
-        lines = path.read_text().splitlines(keepends=True) if start and path.exists() else []
-        path.write_text("".join(line for line in lines if json.loads(line)["step"] <= start))
+        lines = path.read_text(errors="replace").splitlines() if start and path.exists() else []
+        steps = [_logged_step(line) for line in lines]
+        damaged = steps.count(None)
+        if damaged:
+            warnings.warn(f"{path}: dropped {damaged} damaged line(s); resuming from the checkpoint at step {start}",
+                          stacklevel=2)
+        path.write_text("".join(f"{line}\n" for line, step in zip(lines, steps) if step is not None and step <= start))
 
     def _log_graph(self) -> None:
         """Add the model's graph to TensorBoard once; a model the tracer cannot follow only costs a warning."""
