@@ -145,13 +145,23 @@ def complete(client: httpx.AsyncClient, **kwargs):
     return client.post("/api/complete", **kwargs)
 
 
+def studio_client(url: str) -> httpx.AsyncClient:
+    return httpx.AsyncClient(base_url=url, timeout=60, limits=httpx.Limits(max_connections=200))
+
+
+async def occupy_the_model(client: httpx.AsyncClient, gate: Gate) -> asyncio.Future:
+    """Send a completion and wait until it holds the model (held at the gate): later requests queue up behind it."""
+    busy = asyncio.ensure_future(complete(client))
+    await until(lambda: gate.calls, "the first completion to reach the model")
+    return busy
+
+
 def test_a_flood_of_one_model_is_bounded_batched_and_leaves_other_endpoints_answering(flooded):
     url, gate, queue = flooded
 
     async def scenario():
-        async with httpx.AsyncClient(base_url=url, timeout=60, limits=httpx.Limits(max_connections=200)) as client:
-            first = asyncio.ensure_future(complete(client))
-            await until(lambda: gate.calls, "the first completion to reach the model")
+        async with studio_client(url) as client:
+            first = await occupy_the_model(client, gate)
             threads = threading.active_count()
             flood = [asyncio.ensure_future(complete(client)) for _ in range(59)]
             await until(lambda: queue.waiting() == QUEUE_LIMIT and sum(f.done() for f in flood) == 59 - QUEUE_LIMIT,
@@ -179,9 +189,8 @@ def test_requests_whose_clients_hung_up_are_never_computed(flooded):
     url, gate, queue = flooded
 
     async def scenario():
-        async with httpx.AsyncClient(base_url=url, timeout=60, limits=httpx.Limits(max_connections=100)) as client:
-            busy = asyncio.ensure_future(complete(client))
-            await until(lambda: gate.calls, "the first completion to reach the model")
+        async with studio_client(url) as client:
+            busy = await occupy_the_model(client, gate)
             impatient = [complete(client, timeout=0.5) for _ in range(QUEUE_LIMIT)]
             results = await asyncio.gather(*impatient, return_exceptions=True)
             assert all(isinstance(r, httpx.TimeoutException) for r in results)
@@ -201,9 +210,8 @@ def test_a_seeded_request_gets_the_drawings_it_gets_alone_and_unseeded_ones_shar
     url, gate, queue = flooded
 
     async def scenario():
-        async with httpx.AsyncClient(base_url=url, timeout=60) as client:
-            busy = asyncio.ensure_future(complete(client))
-            await until(lambda: gate.calls, "the first completion to reach the model")
+        async with studio_client(url) as client:
+            busy = await occupy_the_model(client, gate)
             seeded = [asyncio.ensure_future(complete(client, json={"model": "tiny", "drawing": DRAWING, "n": 2,
                                                                    "seed": seed})) for seed in (5, 5, 5, 6)]
             unseeded = [asyncio.ensure_future(complete(client)) for _ in range(2)]
