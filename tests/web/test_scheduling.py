@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import threading
 
 import pytest
@@ -101,12 +102,26 @@ def test_a_full_queue_refuses_with_a_retry_time():
     waiting = [queue.submit(Job(work)) for _ in range(3)]
     with pytest.raises(QueueFull, match="3 requests are waiting") as refused:
         queue.submit(Job(work))
-    assert refused.value.retry_after >= 1
+    assert refused.value.retry_after == 4  # the running batch and three more, at the first guess of 1 s each
     entry.lock.release()
     for f in waiting:
         f.result(WAIT)
     queue.submit(Job(work)).result(WAIT)  # room again once the queue drains
     assert work.calls == [1] * 4
+
+
+def test_retry_after_counts_the_batches_ahead_from_the_recent_batch_time():
+    queue, entry = held_queue(limit=6, max_batch=4)
+    queue._seconds_per_batch = 2.5
+    for _ in range(3):  # 6 drawings of one batch key: two batches of at most 4
+        queue.submit(drawing_job("sample", Body(n=2), Counted()))
+    for _ in range(2):  # identical seeded requests: one shared batch
+        queue.submit(drawing_job("sample", Body(n=3, seed=1), Counted()))
+    queue.submit(Job(Counted()))  # a batch of its own
+    with pytest.raises(QueueFull) as refused:
+        queue.submit(Job(Counted()))
+    assert refused.value.retry_after == math.ceil(2.5 * (1 + 2 + 1 + 1))
+    entry.lock.release()
 
 
 def test_a_withdrawn_job_never_runs_and_frees_its_place():

@@ -108,7 +108,7 @@ class ModelQueue:
         """Queue `job`; its future gets the result. QueueFull when `queue_limit` jobs are waiting."""
         with self._lock:
             if len(self._waiting) >= self.config.queue_limit:
-                retry = max(1, math.ceil(self._seconds_per_batch * len(self._waiting)))
+                retry = max(1, math.ceil(self._seconds_per_batch * (1 + self._batches_ahead())))
                 raise QueueFull(self.entry.name, len(self._waiting), retry)
             waiting = _Waiting(job, concurrent.futures.Future())
             self._waiting.append(waiting)
@@ -116,6 +116,18 @@ class ModelQueue:
                 self._worker = threading.Thread(target=self._run, name=f"sketchlab-{self.entry.name}", daemon=True)
                 self._worker.start()
         return waiting.future
+
+    def _batches_ahead(self) -> int:
+        """How many batches the waiting jobs make (call with the queue's lock held)."""
+        drawings: dict[Hashable, int] = {}
+        alone = 0
+        for waiting in self._waiting:
+            job = waiting.job
+            if job.key is None:
+                alone += 1
+            else:
+                drawings[job.key] = drawings.get(job.key, 0) + (job.n if job.split else 0)
+        return alone + sum(max(1, math.ceil(n / self.config.max_batch)) for n in drawings.values())
 
     def withdraw(self, future: concurrent.futures.Future) -> None:
         """Take a job out of the queue before it runs (a job already running finishes; its result is dropped)."""
