@@ -24,6 +24,9 @@ def train_options(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("--data", required=True,
                         help="stroke-3 .npz path(s) or names (aaron_sheep, cat, ...), comma-separated")
+    parser.add_argument("--init", default=None,
+                        help="fine-tune: start from this model's weights (a folder, zoo name or magenta:NAME), keeping "
+                             "its architecture and scale factor; the options below then set only the training")
     add_dataclass_options(parser, TrainConfig)
     add_dataclass_options(parser, SketchRNNConfig, skip=("scale_factor",))
     parser.set_defaults(run=cmd_train)
@@ -83,7 +86,8 @@ def cmd_train(args: argparse.Namespace) -> None:
     from sketchlab.pipelines.strokes import train_sketch_rnn
     from sketchlab.training.engine import TrainConfig
 
-    train_sketch_rnn(args.data, dataclass_from_args(SketchRNNConfig, args), dataclass_from_args(TrainConfig, args))
+    train_sketch_rnn(args.data, dataclass_from_args(SketchRNNConfig, args), dataclass_from_args(TrainConfig, args),
+                     init=args.init)
     print_trained(args.out_dir)
 
 

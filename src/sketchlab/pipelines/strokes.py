@@ -31,14 +31,31 @@ def load_splits(data: str, max_len: int) -> StrokeSplits:
     return splits
 
 
-def train_sketch_rnn(data: str, model_config: SketchRNNConfig, train_config: TrainConfig) -> SketchRNN:
-    """Train (or, with `train_config.resume`, continue training) a Sketch-RNN on stroke-3 data."""
+# What fine-tuning keeps of the model it starts from: its architecture, and the scale its weights were trained at
+# (a published Magenta model's scale, or the data's of a sketchlab run), which new data must be read in.
+INIT_KEEPS = ("enc_hidden", "dec_hidden", "z_size", "num_mixture", "max_seq_len", "cell", "conditional",
+              "hyper_hidden", "hyper_embedding", "scale_factor")
+
+
+def train_sketch_rnn(data: str, model_config: SketchRNNConfig, train_config: TrainConfig,
+                     init: str | Path | None = None) -> SketchRNN:
+    """Train (or, with `train_config.resume`, continue training) a Sketch-RNN on stroke-3 data.
+
+    With `init` (a model folder, a zoo name or `magenta:NAME`) the model starts from that model's weights and keeps
+    its `INIT_KEEPS` settings; `model_config` then gives only the training settings (learning rate, batch, ...).
+    """
+    start = None if init is None else load_model(init)
+    if start is not None:
+        model_config = dataclasses.replace(model_config, **{key: getattr(start.config, key) for key in INIT_KEEPS})
     model_config.validate()
     splits = load_splits(data, model_config.max_seq_len)
-    # The scale factor is a property of the training data, stored with the model to undo it when drawing.
-    model_config = dataclasses.replace(model_config, scale_factor=scale_factor(splits.train))
+    if start is None:
+        # The scale factor is a property of the training data, stored with the model to undo it when drawing.
+        model_config = dataclasses.replace(model_config, scale_factor=scale_factor(splits.train))
     seed_everything(train_config.seed)  # the initial weights depend on the seed alone
     model = SketchRNN(model_config)
+    if start is not None:
+        model.load_state_dict(start.state_dict())
     factor = model_config.scale_factor
     train_set = StrokeDataset(splits.train, splits.train_labels, model_config.max_seq_len, factor)
     valid_set = StrokeDataset(splits.valid, splits.valid_labels, model_config.max_seq_len, factor)
