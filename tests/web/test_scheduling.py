@@ -33,6 +33,7 @@ class Counted:
 
 
 class Body(BaseModel):
+    model: str | None = None
     n: int = 1
     temperature: float = 0.5
     seed: int | None = None
@@ -57,7 +58,8 @@ def held_queue(limit: int = 8, max_batch: int = 64) -> tuple[ModelQueue, FakeEnt
 def test_unseeded_jobs_with_the_same_settings_run_as_one_batch_and_each_gets_its_slice():
     queue, entry = held_queue()
     work = Counted()
-    others = [queue.submit(drawing_job("sample", Body(n=n), work)) for n in (2, 3, 1)]
+    others = [queue.submit(drawing_job("sample", Body(n=n, model=model), work))
+              for n, model in ((2, None), (3, "m"), (1, None))]  # the model's name or the default: the same model
     odd = queue.submit(drawing_job("sample", Body(n=2, temperature=0.9), work))  # other settings: a batch of its own
     entry.lock.release()
     assert [f.result(WAIT) for f in others] == [([0, 1], "shared"), ([2, 3, 4], "shared"), ([5], "shared")]

@@ -83,10 +83,11 @@ def drawing_job(kind: str, body: BaseModel, work: Callable[[Any, int], tuple]) -
     """A job for a request body (see the module docstring); `work(entry, n)` returns (drawings, *shared), n being
     the body's `n` (1 for a body without one, whose work ignores it)."""
     n, seed = getattr(body, "n", 1), getattr(body, "seed", None)
+    ignored = {"model"}  # the queue is the model's: `model` (a name, or None for the default) does not matter
     if seed is not None:
-        return Job(work, n, (kind, body.model_dump_json()))
+        return Job(work, n, (kind, body.model_dump_json(exclude=ignored)))
     if hasattr(body, "n"):
-        return Job(work, n, (kind, body.model_dump_json(exclude={"n"})), split_drawings)
+        return Job(work, n, (kind, body.model_dump_json(exclude=ignored | {"n"})), split_drawings)
     return Job(work, n)
 
 
