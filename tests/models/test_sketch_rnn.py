@@ -382,6 +382,44 @@ def test_broken_model_folders_raise_one_line_checkpoint_errors(tmp_path):
         SketchRNN.from_pretrained(tmp_path / "missing")
 
 
+def test_a_tampered_config_is_checked_against_the_weights_before_a_model_is_built(tmp_path, monkeypatch):
+    tiny().save_pretrained(tmp_path)
+    config_path = tmp_path / "config.json"
+    good_config = json.loads(config_path.read_text())
+    built_on = []
+    real_init = SketchRNN.__init__
+
+    def recording_init(self, config):
+        real_init(self, config)
+        built_on.append(next(self.parameters()).device.type)
+
+    monkeypatch.setattr(SketchRNN, "__init__", recording_init)
+    for dec_hidden, message in [(32, "does not match its config.json"),
+                                (100_000, "of 40,0[0-9,]+ parameters, more than the 1,073,741,824"),
+                                (1_000_000_000, "impossible model|parameters, more than")]:  # was 1.1 TB asked for
+        config_path.write_text(json.dumps({**good_config, "dec_hidden": dec_hidden}))
+        with pytest.raises(CheckpointError, match=message) as caught:
+            SketchRNN.from_pretrained(tmp_path)
+        assert "\n" not in str(caught.value)
+    assert set(built_on) <= {"meta"}  # only shapes were ever made
+    config_path.write_text(json.dumps(good_config))
+    SketchRNN.from_pretrained(tmp_path)
+    assert built_on[-1] == "cpu"
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf])
+def test_non_finite_weights_are_refused_at_load_time(tmp_path, bad):
+    from safetensors.torch import load_file, save_file
+
+    tiny().save_pretrained(tmp_path)
+    weights = load_file(str(tmp_path / "model.safetensors"))
+    name = sorted(weights)[0]
+    weights[name].view(-1)[0] = bad
+    save_file(weights, str(tmp_path / "model.safetensors"))
+    with pytest.raises(CheckpointError, match=f"holds 1 NaN or infinite values in {name}"):
+        SketchRNN.from_pretrained(tmp_path)  # was loaded, then a RuntimeError (CLI) or HTTP 500 (studio) per use
+
+
 # ---------------------------------------------------------------------- learning sheep
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_model
 from torch import Tensor
 
@@ -17,6 +17,8 @@ from sketchlab.errors import CheckpointError
 
 MODEL_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
+# The largest model a folder may describe (4 GiB of float32): the zoo's models have 0.2-25 million parameters.
+MAX_PARAMETERS = 1 << 30
 
 
 class Pretrained:
@@ -46,16 +48,14 @@ class Pretrained:
         directory = kept_model_folder(resolve_model_path(directory))
         if not directory.is_dir():
             raise CheckpointError(f"no model folder at {directory}")
-        model = cls(read_config(directory / CONFIG_FILE, cls.model_name, cls.config_class))
+        config = read_config(directory / CONFIG_FILE, cls.model_name, cls.config_class)
         weights_path = directory / MODEL_FILE
         if not weights_path.is_file():
             raise CheckpointError(f"no {MODEL_FILE} in {directory}")
-        try:
-            weights = load_file(str(weights_path))
-        except (SafetensorError, OSError) as error:
-            raise CheckpointError(f"{weights_path} is not a readable safetensors file ({error})") from error
-        check_weights(model.state_dict(), weights, weights_path)
-        model.load_state_dict(weights)
+        # shapes first, from the config on the meta device and from the file's header: nothing is allocated yet
+        check_weights(config_shapes(cls, config, directory / CONFIG_FILE), stored_shapes(weights_path), weights_path)
+        model = cls(config)
+        model.load_state_dict(read_finite_weights(weights_path))
         return model.eval().to(map_location)
 
 
@@ -115,7 +115,43 @@ def load_saved(path: str | Path, classes: dict[str, Any], wanted: str, map_locat
     return classes[kind].from_pretrained(folder, map_location=map_location)
 
 
-def check_weights(expected: dict[str, Tensor], found: dict[str, Tensor], path: Path) -> None:
+def config_shapes(cls: type, config: Any, path: Path) -> dict[str, tuple[int, ...]]:
+    """The tensor shapes of `cls(config)`, built on the meta device (no memory), at most MAX_PARAMETERS in all."""
+    try:
+        with torch.device("meta"):
+            state = cls(config).state_dict()
+    except RuntimeError as error:  # sizes whose storage would overflow
+        raise CheckpointError(f"{path} describes an impossible model ({error})") from None
+    total = sum(tensor.numel() for tensor in state.values())
+    if total > MAX_PARAMETERS:
+        raise CheckpointError(f"{path} describes a model of {total:,} parameters, more than the {MAX_PARAMETERS:,} "
+                              "sketchlab loads")
+    return {name: tuple(tensor.shape) for name, tensor in state.items()}
+
+
+def stored_shapes(path: Path) -> dict[str, tuple[int, ...]]:
+    """The tensor shapes a safetensors file holds, read from its header alone."""
+    try:
+        with safe_open(str(path), framework="pt") as file:
+            return {name: tuple(file.get_slice(name).get_shape()) for name in file.keys()}
+    except (SafetensorError, OSError) as error:
+        raise CheckpointError(f"{path} is not a readable safetensors file ({error})") from None
+
+
+def read_finite_weights(path: Path) -> dict[str, Tensor]:
+    """The tensors of a safetensors file; a CheckpointError if one holds NaN or infinity (it would draw nothing)."""
+    try:
+        weights = load_file(str(path))
+    except (SafetensorError, OSError) as error:
+        raise CheckpointError(f"{path} is not a readable safetensors file ({error})") from None
+    for name, tensor in weights.items():
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            bad = int((~torch.isfinite(tensor)).sum())
+            raise CheckpointError(f"{path} holds {bad} NaN or infinite values in {name}: the model is broken")
+    return weights
+
+
+def check_weights(expected: dict[str, tuple[int, ...]], found: dict[str, tuple[int, ...]], path: Path) -> None:
     """Raise a one-line CheckpointError unless `found` has exactly the tensor names and shapes of `expected`."""
     problem = None
     if missing := sorted(expected.keys() - found.keys()):
@@ -123,9 +159,9 @@ def check_weights(expected: dict[str, Tensor], found: dict[str, Tensor], path: P
     elif unexpected := sorted(found.keys() - expected.keys()):
         problem = f"{len(unexpected)} unexpected tensors (first: {unexpected[0]})"
     else:
-        for name, tensor in expected.items():
-            if found[name].shape != tensor.shape:
-                problem = f"{name} is {tuple(found[name].shape)} in the file, {tuple(tensor.shape)} for the config"
+        for name, shape in expected.items():
+            if found[name] != shape:
+                problem = f"{name} is {found[name]} in the file, {shape} for the config"
                 break
     if problem:
         raise CheckpointError(f"{path} does not match its {CONFIG_FILE}: {problem}")
