@@ -178,7 +178,7 @@ def test_too_long_drawings_and_unconditional_encoding_are_refused(tiny_model):
     assert len(unconditional.sample(2, temperature=0.5, seed=0)) == 2
 
 
-def test_paper_redraws_a_point_that_would_leave_it_then_moves_it_onto_the_edge():
+def test_paper_redraws_a_point_that_would_leave_it_then_ends_the_sketch_there():
     paper = sampling.Paper(0.0, 0.0, 10.0, 10.0, tries=2)
     position = torch.tensor([[9.0, 5.0], [9.0, 5.0]])
     drawn = torch.tensor([[3.0, 0.0, 1, 0, 0], [0.5, 0.0, 1, 0, 0]])  # the first would leave, the second not
@@ -186,8 +186,8 @@ def test_paper_redraws_a_point_that_would_leave_it_then_moves_it_onto_the_edge()
     kept = paper.keep_inside(drawn, position, lambda: next(redraws))
     assert torch.equal(kept, torch.tensor([[0.5, 1.0, 0, 1, 0], [0.5, 0.0, 1, 0, 0]]))  # only row 0 redrawn
 
-    stubborn = paper.keep_inside(drawn, position, lambda: drawn)  # every redraw leaves: onto the edge
-    assert torch.equal(stubborn[0], torch.tensor([1.0, 0.0, 1, 0, 0]))
+    stubborn = paper.keep_inside(drawn, position, lambda: drawn)  # every redraw leaves: the sketch ends there
+    assert torch.equal(stubborn[0], torch.tensor([0.0, 0.0, 0, 0, 1]))
     assert torch.equal(stubborn[1], drawn[1])
 
 

@@ -91,7 +91,8 @@ def next_points(params, temperature: float, generator: torch.Generator | None) -
 class Paper:
     """A box the pen must stay inside: `x0 <= x <= x1`, `y0 <= y <= y1` (data units, or normalised ones inside
     `decode`), measured from the drawing's origin. A point that would leave it is drawn again from the same
-    distribution, up to `tries` times, then moved onto the box's edge (at temperature 0 a redraw is the same point)."""
+    distribution, up to `tries` times; if every draw leaves, the sketch ends there (at temperature 0 a redraw is the
+    same point), rather than running along the edge."""
 
     x0: float
     y0: float
@@ -104,18 +105,21 @@ class Paper:
 
     def keep_inside(self, point: torch.Tensor, position: torch.Tensor,
                     redraw: Callable[[], torch.Tensor]) -> torch.Tensor:
-        """`point` (stroke-5 rows) with the rows that would take the pen from `position` off the paper redrawn."""
+        """`point` (stroke-5 rows) with the rows that would take the pen from `position` off the paper redrawn, or
+        turned into the end of their sketch (staying where the pen is)."""
         low = torch.tensor([self.x0, self.y0], dtype=point.dtype, device=point.device)
         high = torch.tensor([self.x1, self.y1], dtype=point.dtype, device=point.device)
+
+        def outside(rows: torch.Tensor) -> torch.Tensor:
+            target = position + rows[:, :2]
+            return ((target < low) | (target > high)).any(dim=-1, keepdim=True)
+
         for _ in range(self.tries):
-            target = position + point[:, :2]
-            outside = ((target < low) | (target > high)).any(dim=-1, keepdim=True)
-            if not outside.any():
+            if not outside(point).any():
                 return point
-            point = torch.where(outside, redraw(), point)
-        point = point.clone()
-        point[:, :2] = torch.minimum(torch.maximum(position + point[:, :2], low), high) - position
-        return point
+            point = torch.where(outside(point), redraw(), point)
+        end = torch.tensor([0, 0, 0, 0, 1], dtype=point.dtype, device=point.device)
+        return torch.where(outside(point), end, point)
 
 
 # Called after each decoding step with the step, the indices of the sketches still drawing and their new stroke-5

@@ -78,7 +78,8 @@ class CompleteRequest(_Request):
     seed: Seed = None
     canvas_size: CanvasSize = DEFAULT_CANVAS
     stay_on_paper: bool = Field(True, description="keep the pen on the canvas (0..canvas_size on both axes): a point "
-                                                  "that would leave it is drawn again, then moved onto the edge")
+                                                  "that would leave it is drawn again (8 times at most), else the "
+                                                  "candidate ends there")
 
 
 class ContinueRequest(CompleteRequest):

@@ -43,16 +43,20 @@ def studio_zoo_models() -> list[str]:
 
 
 def model_about(path: str) -> ModelAbout:
-    """What the picker says of the model at `path`: shipped (a zoo name), in the cache (magenta:NAME) or yours."""
+    """What the picker says of the model at `path`: shipped (a zoo name), in the cache (magenta:NAME) or yours;
+    what it draws comes from its card, when it has one."""
     from sketchlab.web.registry import ModelAbout
-    from sketchlab.zoo import find
+    from sketchlab.zoo import CARD_FILE, find
 
     if path.startswith("magenta:"):
         return ModelAbout("cache", path.split(":", 1)[1].split(".")[0])
-    folder = None if Path(path).exists() else find(path)
-    if folder is None:
-        return ModelAbout("yours")
-    return ModelAbout("shipped", str(json.loads((folder / "card.json").read_text()).get("draws", "")))
+    shipped = None if Path(path).exists() else find(path)
+    card = (shipped or Path(path)) / CARD_FILE
+    try:
+        draws = str(json.loads(card.read_text()).get("draws", ""))
+    except (OSError, ValueError, AttributeError):
+        draws = ""
+    return ModelAbout("shipped" if shipped else "yours", draws)
 
 
 def load_models(model_paths: list[str], device: str = "cpu",
