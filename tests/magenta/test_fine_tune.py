@@ -2,7 +2,6 @@
 architecture and scale factor, and a few steps on a handful of shared bear drawings lower their loss."""
 
 import numpy as np
-import pytest
 import torch
 
 from sketchlab.data.quickdraw import build_npz

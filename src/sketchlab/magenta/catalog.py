@@ -22,11 +22,11 @@ from sketchlab.data.sources import cache_dir, download_file
 from sketchlab.errors import CheckpointError
 from sketchlab.magenta.format import PIXEL_FACTOR, MagentaFile, read_file, to_model
 from sketchlab.models.sketch_rnn import SketchRNN
+from sketchlab.zoo import CARD_FILE
+from sketchlab.zoo import MAGENTA_PREFIX as PREFIX
 
 DEFAULT_MODELS_URL = "https://storage.googleapis.com/quickdraw-models/sketchRNN/large_models"
 KINDS = ("gen", "vae")
-PREFIX = "magenta:"  # as sketchlab.zoo.MAGENTA_PREFIX
-CARD_FILE = "card.json"
 
 # The published names, as the sketch-rnn-js demos list them. Every one has a gen model; every one but `everything`
 # (a model of all categories at once) also has a vae model.
@@ -89,7 +89,8 @@ def parse_spec(spec: str) -> tuple[str, str]:
     if name not in NAMES:
         close = [n for n in NAMES if name and (name in n or n in name)][:5]
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
-        raise CheckpointError(f"no published Magenta model {name!r}{hint}; `sketchlab models list --magenta` lists them")
+        raise CheckpointError(f"no published Magenta model {name!r}{hint}; "
+                              "`sketchlab models list --magenta` lists them")
     if kind not in kinds_of(name):
         raise CheckpointError(f"magenta:{name} is published as {' and '.join(kinds_of(name))}, not {kind!r}")
     return name, kind

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from sketchlab.data.datasets import StrokeDataset, make_batch
+from sketchlab.errors import DataError
 from sketchlab.models.sketch_rnn import SketchRNN, mixture_log_prob
 
 
@@ -24,7 +25,7 @@ def log_likelihoods(model: SketchRNN, drawings: list[np.ndarray], magnification:
     """Each drawing's log-likelihood (nats, offsets in the drawing's units) after magnifying it by `magnification`:
     the offsets' log densities with their Jacobian plus the pen states' log probabilities, over its real rows."""
     if model.config.conditional:
-        raise ValueError("the likelihood of a conditional model needs a latent code: give an unconditional one")
+        raise DataError("the likelihood of a conditional model needs a latent code: give an unconditional one")
     units = magnification / model.config.scale_factor  # model units per drawing unit
     magnified = [np.concatenate([d[:, :2] * magnification, d[:, 2:]], axis=1) for d in drawings]
     data = StrokeDataset(magnified, np.zeros(len(drawings), dtype=np.int64), model.config.max_seq_len,
