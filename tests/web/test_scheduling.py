@@ -151,3 +151,17 @@ def test_an_error_reaches_every_request_of_the_batch_and_the_queue_goes_on():
         with pytest.raises(ValueError, match="no drawing today"):
             f.result(WAIT)
     assert queue.submit(Job(Counted(), 2)).result(WAIT) == ([0, 1], "shared")
+
+
+def test_a_failing_split_reaches_the_requests_and_the_worker_lives_on():
+    queue, entry = held_queue()
+
+    def bad_split(result, start, stop):
+        raise IndexError("no such slice")
+
+    futures = [queue.submit(Job(Counted(), 1, "k", bad_split)) for _ in range(2)]
+    entry.lock.release()
+    for f in futures:
+        with pytest.raises(IndexError):
+            f.result(WAIT)
+    assert queue.submit(Job(Counted(), 1)).result(WAIT) == ([0], "shared")

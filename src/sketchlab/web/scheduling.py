@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import dataclasses
+import itertools
 import math
 import threading
 import time
@@ -170,12 +171,11 @@ class ModelQueue:
         return batch
 
     def _execute(self, batch: Sequence[_Waiting]) -> None:
-        first = batch[0].job
-        total = sum(w.job.n for w in batch) if first.split else first.n
+        """Run a batch and hand each job its answer, or the error to all (the worker must outlive any error)."""
         started = time.monotonic()
         try:
             with self.entry.lock:
-                result = first.work(self.entry, total)
+                answers = _answers([w.job for w in batch], self.entry)
         except BaseException as error:  # noqa: BLE001 - handed to every request of the batch, raised there
             for waiting in batch:
                 waiting.future.set_exception(error)
@@ -183,11 +183,19 @@ class ModelQueue:
         finally:
             seconds = time.monotonic() - started
             self._seconds_per_batch += RECENT_WEIGHT * (seconds - self._seconds_per_batch)
-        start = 0
-        for waiting in batch:
-            n = waiting.job.n
-            waiting.future.set_result(first.split(result, start, start + n) if first.split else result)
-            start += n
+        for waiting, answer in zip(batch, answers):
+            waiting.future.set_result(answer)
+
+
+def _answers(jobs: Sequence[Job], entry: Any) -> list:
+    """Each job's answer from one run of the first job's work: slices of it (split), or all of it (shared)."""
+    first = jobs[0]
+    if not first.split:
+        result = first.work(entry, first.n)
+        return [result] * len(jobs)
+    result = first.work(entry, sum(job.n for job in jobs))
+    ends = itertools.accumulate(job.n for job in jobs)
+    return [first.split(result, end - job.n, end) for job, end in zip(jobs, ends)]
 
 
 class Scheduler:
