@@ -8,6 +8,7 @@ Endpoints (all JSON; the OpenAPI description is at /openapi.json, the interactiv
 - `POST /api/continue`     the same, streamed point by point as the model draws (server-sent events; `web/live.py`)
 - `POST /api/reconstruct`  encode the user's drawing and decode it `n` times (conditional models)
 - `POST /api/interpolate`  drawings along the latent path between drawings `a` and `b` (conditional models)
+- `GET  /api/catalog`      the published Magenta models; `POST /api/catalog/{name}` fetches one (`web/catalog.py`)
 - `POST /api/render`       one drawing (or a grid of several) as an SVG or PNG file, drawn by `sketchlab.render`
 
 Drawings travel as stroke-3 lists `[[dx, dy, pen_lifted], ...]`. The page sends them in *canvas pixels* (y down,
@@ -69,6 +70,7 @@ from sketchlab import render, sampling
 from sketchlab.errors import SketchlabError
 from sketchlab.models.sketch_rnn import SketchRNN
 from sketchlab.web.middleware import SECURITY_HEADERS, BodyLimit, LoopbackHostOnly, error_list
+from sketchlab.web.catalog import Catalog, add_catalog_routes
 from sketchlab.web.live import add_live_routes
 from sketchlab.web.placement import completion_prefix, json_rows, placements_between, to_model_units
 from sketchlab.web.registry import ModelEntry, ModelRegistry, UnknownModel
@@ -230,6 +232,7 @@ def create_app(models: Mapping[str, SketchRNN] | ModelRegistry, scheduling: Sche
         return DrawingsResponse(model=entry.name, units="canvas", scale=scale, drawings=drawings)
 
     add_live_routes(app, registry, errors)
+    add_catalog_routes(app, Catalog(registry, device=str(next(registry.entries()[0].model.parameters()).device)))
 
     @app.post("/api/render", tags=["api"], responses={
         200: {"content": {"image/svg+xml": {}, "image/png": {}}, "description": "the picture, as a download"},

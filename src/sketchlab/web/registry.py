@@ -67,13 +67,24 @@ class ModelRegistry:
         if not models:
             raise DataError("the studio needs at least one model")
         self._entries: dict[str, ModelEntry] = {}
+        self._lock = threading.Lock()
         for name, model in models.items():
             if not isinstance(name, str) or not re.match(NAME_PATTERN, name):
                 raise DataError(f"bad model name {name!r}: use 1 to 100 printable characters without slashes")
             self._entries[name] = ModelEntry(name, model, about=(about or {}).get(name, ModelAbout()))
 
     def entries(self) -> list[ModelEntry]:
-        return list(self._entries.values())
+        with self._lock:
+            return list(self._entries.values())
+
+    def add(self, name: str, model: SketchRNN, about: ModelAbout | None = None) -> ModelEntry:
+        """Offer one more model (a published model fetched while the studio runs); its entry."""
+        if not re.match(NAME_PATTERN, name):
+            raise DataError(f"bad model name {name!r}: use 1 to 100 printable characters without slashes")
+        model.eval()
+        with self._lock:
+            entry = self._entries.setdefault(name, ModelEntry(name, model, about=about or ModelAbout()))
+        return entry
 
     @property
     def default(self) -> str:
@@ -83,6 +94,7 @@ class ModelRegistry:
         """The model called `name` (the default model for None), or UnknownModel."""
         key = self.default if name is None else name
         try:
-            return self._entries[key]
+            with self._lock:
+                return self._entries[key]
         except KeyError:
             raise UnknownModel(f"unknown model {key!r}; available: {', '.join(self._entries)}") from None

@@ -60,11 +60,12 @@ const pressed = (id, action) => () => {
 
 function showModel() {
   const m = model();
+  updateButtons();
   if (!m) return;
+  chosen = m.name;
   const kind = m.conditional ? `conditional · z ${m.z_size}` : "unconditional";
   $("model-info").textContent = `${kind} · ${m.cell} · ≤ ${m.max_seq_len} pts`;
   $("model").title = m.description || m.name;
-  updateButtons();
 }
 
 export function setTemperature(value) {
@@ -73,12 +74,14 @@ export function setTemperature(value) {
   $("temperature-value").textContent = t.toFixed(2);
 }
 
-// The models the server offers into the picker, grouped, with what each draws; `remembered` is chosen if offered.
+// The models the server offers into the picker, grouped, with what each draws, then the published models it can
+// fetch; `remembered` is chosen if offered.
 export async function loadModels(remembered) {
   const data = await (await api("/api/models")).json();
   state.models = data.models;
   Object.assign(state.limits, data.limits);
   const select = $("model");
+  select.replaceChildren();
   for (const [group, label] of Object.entries(GROUPS)) {
     const members = data.models.filter((m) => m.group === group);
     if (!members.length) continue;
@@ -92,9 +95,64 @@ export async function loadModels(remembered) {
     }
     select.append(box);
   }
+  await addPublished(select);
   select.value = data.models.some((m) => m.name === remembered) ? remembered : data.default;
   showModel();
   return data.models.length;
+}
+
+async function addPublished(select) {
+  let published = [];
+  try { published = (await (await api("/api/catalog")).json()).models.filter((m) => !m.loaded); } catch (_) { return; }
+  if (!published.length) return;
+  const box = document.createElement("optgroup");
+  box.label = "Published by Magenta (fetched when chosen)";
+  for (const m of published) {
+    const option = document.createElement("option");
+    option.value = m.name;
+    option.textContent = `${m.draws}${m.cached ? " (in the cache)" : " (download)"}`;
+    box.append(option);
+  }
+  select.append(box);
+}
+
+// A published model chosen in the picker: fetched by the server (download, conversion, loading), with progress.
+async function fetchPublished(name, previous) {
+  const bar = $("fetch-progress");
+  bar.hidden = false;
+  bar.removeAttribute("value");
+  try {
+    await api(`/api/catalog/${encodeURIComponent(name)}`, {});
+    for (;;) {
+      const p = await (await api(`/api/catalog/${encodeURIComponent(name)}`)).json();
+      if (p.state === "failed") throw new Error(p.detail);
+      if (p.state === "ready") break;
+      if (p.total) { bar.max = p.total; bar.value = p.bytes; }
+      const mb = (p.bytes / 1e6).toFixed(1);
+      status(p.state === "downloading" ? `Downloading ${name}: ${mb}${p.total ? ` of ${(p.total / 1e6).toFixed(1)}` : ""} MB…`
+        : `Loading ${name}…`, "working");
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    await loadModels(name);
+    status(`${name} is ready.`);
+  } catch (error) {
+    $("model").value = previous;
+    showModel();
+    status(`Could not fetch ${name}: ${error.message}`, "error");
+  } finally {
+    bar.hidden = true;
+  }
+}
+
+let chosen = null; // the model chosen before, to go back to when a fetch fails
+
+function onModelChosen() {
+  stopLive({ keep: false });
+  const name = $("model").value;
+  if (!state.models.some((m) => m.name === name)) return fetchPublished(name, chosen);
+  chosen = name;
+  showModel();
+  save();
 }
 
 function showSettings() {
@@ -121,7 +179,7 @@ export function wireControls() {
     $("interp-temperature-value").textContent = interpolationTemperature().toFixed(2);
   });
   $("count").addEventListener("input", count);
-  $("model").addEventListener("change", () => { stopLive({ keep: false }); showModel(); save(); });
+  $("model").addEventListener("change", onModelChosen);
   $("btn-complete").addEventListener("click", complete);
   $("btn-reconstruct").addEventListener("click", reconstruct);
   $("btn-sample").addEventListener("click", sample);
