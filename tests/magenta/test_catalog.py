@@ -128,3 +128,19 @@ def test_a_vae_from_the_mirror_encodes_reconstructs_and_interpolates(mirror, tmp
     rows = model.reconstruct(drawings[:1], temperatures=[0.2, 0.8], seed=0)
     assert len(rows[0]) == 2 and all(d.shape[1] == 3 for d in rows[0])
     assert len(model.interpolate(drawings[0], drawings[1] * 2, steps=3)) == 3
+
+
+def test_a_conversion_racing_another_process_uses_its_folder(mirror, data_dir, monkeypatch):
+    """Two processes converting the same download: the one that loses the rename uses the winner's folder."""
+    from sketchlab.magenta import catalog as catalog_module
+
+    mirror(data_dir / "magenta")
+    real_import = catalog_module.import_file
+
+    def import_after_a_rival(path, out_dir, **kw):
+        real_import(path, out_dir, **kw)  # the rival's folder appears first
+        return real_import(path, out_dir, **kw)
+
+    monkeypatch.setattr(catalog_module, "import_file", import_after_a_rival)
+    folder = fetch_model("key", progress=False)
+    assert catalog_module.is_converted(folder)

@@ -107,7 +107,12 @@ def fetch_model(name: str, kind: str = "gen", progress: bool = True) -> Path:
     download = models_dir() / "downloads" / f"{name}.{kind}.json"
     if not download.is_file():
         download_file(url, download, verify=read_file, progress=progress)
-    return import_file(download, folder, source=url)
+    try:
+        return import_file(download, folder, source=url)
+    except CheckpointError:
+        if is_converted(folder):  # another process (the studio, a second command) converted it meanwhile
+            return folder
+        raise
 
 
 def resolve(spec: str) -> Path:
