@@ -64,7 +64,7 @@ def sheep_batches(config: SketchRNNConfig, data: str = "aaron_sheep") -> tuple[S
     config = SketchRNNConfig(**{**config.__dict__, "scale_factor": factor})
     dataset = StrokeDataset(splits.train, splits.train_labels, config.max_seq_len, factor)
     return config, StrokeBatches(dataset, config.batch_size, seed=0, random_scale_factor=config.random_scale_factor,
-                                 augment_stroke_prob=config.augment_stroke_prob)
+                                 augment_stroke_prob=config.augment_stroke_prob, bucket_pool=config.bucket_pool)
 
 
 def training_step(model: SketchRNN, batches: StrokeBatches, amp: str = "none"):

@@ -1,11 +1,12 @@
 """Peak memory (RSS) of training, and the data pipeline's share of a training step.
 
-Run: python benchmarks/train_footprint.py [--steps 3] [--batch 100] [--checkpoint-steps 50]
+Run: python benchmarks/train_footprint.py [--steps 3] [--batch 100] [--checkpoint-steps 0]
 Each model trains in a fresh process at the paper's configuration (enc 256, dec 512, z 128, M 20, batch 100,
 N_max 250) on real sheep batches, so that one's peak cannot hide another's: sketchlab's model as it trains by
-default, the same with the decoder's activations recomputed in the backward pass (`checkpoint_steps`), and the
-same model with every LSTM replaced by a per-timestep `nn.LSTMCell` loop. The issue's targets: peak RSS <= 1 GB,
-batch preparation < 5% of the step.
+default, the same with another `checkpoint_steps` (0: every activation kept for the backward pass), and the
+same model with every LSTM replaced by a per-timestep `nn.LSTMCell` loop. Training batches are bucketed by length,
+so the steps run on the epoch's batches of the longest drawings, where memory peaks. The issue's targets: peak
+RSS <= 1 GB, batch preparation < 5% of the step.
 """
 
 from __future__ import annotations
@@ -21,22 +22,29 @@ from pathlib import Path
 TARGET_RSS_MB, TARGET_PREP_SHARE = 1024, 0.05
 
 
-def measure(steps: int, batch: int, checkpoint_steps: int, baseline: bool) -> dict:
-    """In this process: train `steps` steps; time batch preparation apart from the step it feeds."""
+def measure(steps: int, batch: int, checkpoint_steps: int | None, baseline: bool) -> dict:
+    """In this process: train `steps` steps on the longest batches of an epoch (`checkpoint_steps` None: the
+    default); time batch preparation apart from the step it feeds."""
     import torch
     from common import sheep_batches, training_step, with_loop_cells
 
     from sketchlab.models.sketch_rnn import SketchRNN, SketchRNNConfig
 
-    config, batches = sheep_batches(SketchRNNConfig(batch_size=batch, checkpoint_steps=checkpoint_steps))
+    chosen = {} if checkpoint_steps is None else {"checkpoint_steps": checkpoint_steps}
+    config, batches = sheep_batches(SketchRNNConfig(batch_size=batch, **chosen))
     torch.manual_seed(0)
     model = SketchRNN(config)
     step = training_step(with_loop_cells(model) if baseline else model, batches)
+    epoch = len(batches.dataset) // batch
+    longest = sorted(range(epoch), key=lambda i: -int(batches.next_batch()["lengths"].max()))[:steps]
+    batches.position = 0  # the same epoch again, batch by batch
     prep_seconds = step_seconds = 0.0
-    for _ in range(steps):
+    for i in range(max(longest) + 1):
         start = time.perf_counter()
         batch_ready = batches.next_batch()
         prepared = time.perf_counter()
+        if i not in longest:
+            continue
         step(batch_ready)
         prep_seconds += prepared - start
         step_seconds += time.perf_counter() - prepared
@@ -44,9 +52,9 @@ def measure(steps: int, batch: int, checkpoint_steps: int, baseline: bool) -> di
             "prep_s": prep_seconds / steps, "step_s": step_seconds / steps}
 
 
-def in_fresh_process(steps: int, batch: int, checkpoint_steps: int = 0, baseline: bool = False) -> dict:
-    command = [sys.executable, str(Path(__file__).resolve()), "--child", "--steps", str(steps), "--batch", str(batch),
-               "--checkpoint-steps", str(checkpoint_steps)]
+def in_fresh_process(steps: int, batch: int, checkpoint_steps: int | None = None, baseline: bool = False) -> dict:
+    command = [sys.executable, str(Path(__file__).resolve()), "--child", "--steps", str(steps), "--batch", str(batch)]
+    command += [] if checkpoint_steps is None else ["--checkpoint-steps", str(checkpoint_steps)]
     output = subprocess.run(command + (["--baseline"] if baseline else []), check=True, capture_output=True,
                             text=True).stdout
     return json.loads(output.splitlines()[-1])
@@ -56,7 +64,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--batch", type=int, default=100)
-    parser.add_argument("--checkpoint-steps", type=int, default=50, help="decoder steps per recomputed chunk")
+    parser.add_argument("--checkpoint-steps", type=int, default=None,
+                        help="the other setting to measure (0: keep every activation; the child: None = default)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--baseline", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -66,8 +75,9 @@ def main() -> None:
     from common import machine
 
     print(f"training footprint, paper config, batch {args.batch}, {args.steps} steps: {machine()}")
+    other = 0 if args.checkpoint_steps is None else args.checkpoint_steps
     runs = {"sketchlab": in_fresh_process(args.steps, args.batch),
-            f"checkpoint {args.checkpoint_steps}": in_fresh_process(args.steps, args.batch, args.checkpoint_steps),
+            f"checkpoint {other}": in_fresh_process(args.steps, args.batch, other),
             "LSTMCell loop": in_fresh_process(args.steps, args.batch, baseline=True)}
     loop = runs["LSTMCell loop"]
     for name, figures in runs.items():
@@ -77,24 +87,25 @@ def main() -> None:
               f"   batch preparation {figures['prep_s'] * 1000:5.1f} ms of a {figures['step_s']:.2f} s step "
               f"({share:.1%}, target < {TARGET_PREP_SHARE:.0%}: {'met' if share < TARGET_PREP_SHARE else 'not met'})")
 
-    print(f"  checkpoint {args.checkpoint_steps} step time, steps alternated with the default model's: "
-          f"{checkpoint_time_ratio(args.batch, args.checkpoint_steps, args.steps):.2f}x")
+    print(f"  checkpoint {other} step time, steps alternated with the default model's: "
+          f"{checkpoint_time_ratio(args.batch, other, args.steps):.2f}x")
 
 
 def checkpoint_time_ratio(batch: int, checkpoint_steps: int, repeats: int) -> float:
-    """Wall time of a checkpointed step over a default one, alternated so that a change of load hits both."""
+    """Wall time of a step with `checkpoint_steps` over a default one, alternated so that a change of load hits both
+    (the same stream of batches for each)."""
     import torch
     from common import interleaved_seconds, sheep_batches, training_step
 
     from sketchlab.models.sketch_rnn import SketchRNN, SketchRNNConfig
 
     steps = {}
-    for name, chunk in (("default", 0), ("checkpointed", checkpoint_steps)):
-        config, batches = sheep_batches(SketchRNNConfig(batch_size=batch, checkpoint_steps=chunk))
+    for name, chosen in (("default", {}), ("other", {"checkpoint_steps": checkpoint_steps})):
+        config, batches = sheep_batches(SketchRNNConfig(batch_size=batch, **chosen))
         torch.manual_seed(0)
         steps[name] = training_step(SketchRNN(config), batches)
     times = interleaved_seconds(steps, repeats)
-    return times["checkpointed"][0] / times["default"][0]
+    return times["other"][0] / times["default"][0]
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ RUNS = {
     "sample_throughput.py": (["--n", "20", "--baseline-n", "2", "--repeats", "1"], "speed-up of batched decoding"),
     "train_footprint.py": (["--steps", "1", "--batch", "4"], "step time, steps alternated"),
     "raster_throughput.py": (["--n", "60", "--repeats", "1"], "mean |rasterize - render_image|"),
+    "padding_race.py": (["--seconds", "1", "--evals", "1", "--batch", "4", "--test-drawings", "8"], "test L_R paper"),
     "device_throughput.py": (["--device", "cpu", "--batch", "4", "--max-batch", "8", "--steps", "1"], "batch      8:"),
     "serve_load.py": (["--flood", "8", "--gave-up", "4", "--give-up-after", "0.5", "--idle-rounds", "1"],
                       "server memory:"),

@@ -1,5 +1,10 @@
 """sketchlab: teach machines to draw."""
 
+from sketchlab.allocator import tune_glibc_malloc
+
+# Before torch or any tensor: training's large buffers are then reused instead of faulted in anew at every step.
+tune_glibc_malloc()
+
 __version__ = "0.1.0"
 __all__ = ["SketchRNN", "SketchRNNConfig", "__version__"]
 

@@ -245,3 +245,66 @@ def test_random_scale_stretches_each_sketch_by_its_own_factors(sheep_set):
         assert 0.8 <= low.min() < 0.83 and 1.17 < high.max() <= 1.2
         ratios.append(low)
     assert abs(np.corrcoef(ratios[0], ratios[1])[0, 1]) < 0.2  # x and y stretch independently
+
+
+def varied_set(n: int) -> StrokeDataset:
+    """Drawing i has i % 7 + 1 points, so batches drawn at random mix long and short ones."""
+    drawings = [np.array([[1.0, -1.0, 0.0]] * (i % 7) + [[1.0, 1.0, 1.0]], dtype=np.float32) for i in range(n)]
+    return StrokeDataset(drawings, np.arange(n), 8, 1.0)
+
+
+@pytest.mark.parametrize("pool", [1, 2, 100])
+def test_bucketed_batches_hold_every_drawing_once_an_epoch(pool):
+    """24 drawings, batches of 4: each epoch's 6 batches hold every drawing exactly once, whatever the pool; each
+    pool of sorted drawings makes batches whose lengths do not overlap, and the epochs differ."""
+    batches = StrokeBatches(varied_set(24), 4, seed=2, bucket_pool=pool)
+    epochs = []
+    for epoch in range(3):
+        taken = take(batches, 6)
+        assert batches.epoch == epoch
+        labels = torch.cat([b["labels"] for b in taken])
+        assert sorted(labels.tolist()) == list(range(24))
+        for b in taken:
+            assert torch.equal(b["lengths"], b["labels"] % 7 + 1)
+        epochs.append(labels.tolist())
+        if pool == 100:  # the whole epoch sorted: batch ranges of lengths do not overlap
+            spans = sorted((int(b["lengths"].min()), int(b["lengths"].max())) for b in taken)
+            assert all(low_next >= high for (_, high), (low_next, _) in zip(spans, spans[1:]))
+    assert epochs[0] != epochs[1] != epochs[2]
+
+
+def test_bucketing_leaves_the_remainder_out_at_random():
+    """25 drawings in batches of 4: 24 are used an epoch, each once, and the one left out is not always the same."""
+    batches = StrokeBatches(varied_set(25), 4, seed=0, bucket_pool=3)
+    left_out = set()
+    for _ in range(6):
+        labels = torch.cat([b["labels"] for b in take(batches, 6)]).tolist()
+        assert len(set(labels)) == 24
+        left_out |= set(range(25)) - set(labels)
+    assert len(left_out) > 1
+
+
+def test_bucketed_sheep_batches_are_half_as_long(sheep_set):
+    """The decoder runs each batch to its longest drawing: on sheep, random batches of 100 nearly all hold one close
+    to 250 rows; bucketed ones (pool 16) average about 133 (mean length 125)."""
+    def mean_longest(pool):
+        batches = StrokeBatches(sheep_set, 100, seed=0, bucket_pool=pool)
+        return np.mean([int(b["lengths"].max()) for b in take(batches, len(sheep_set) // 100)])
+
+    assert mean_longest(0) > 235
+    assert mean_longest(16) < 145
+
+
+def test_a_resumed_bucketed_source_continues_with_the_same_batches():
+    def source():
+        return StrokeBatches(varied_set(30), 4, seed=7, augment_stroke_prob=0.3, bucket_pool=2)
+
+    original = source()
+    take(original, 5)
+    saved = io.BytesIO()
+    torch.save(original.state_dict(), saved)
+    expected = take(original, 12)  # 7 batches an epoch: this crosses into the next two
+    saved.seek(0)
+    resumed = source()
+    resumed.load_state_dict(torch.load(saved, weights_only=True))
+    assert_same_batches(take(resumed, 12), expected)
