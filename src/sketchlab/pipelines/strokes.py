@@ -62,7 +62,7 @@ def train_sketch_rnn(data: str, model_config: SketchRNNConfig, train_config: Tra
     batches = StrokeBatches(
         train_set, model_config.batch_size, seed=train_config.seed,
         random_scale_factor=model_config.random_scale_factor,
-        augment_stroke_prob=model_config.augment_stroke_prob,
+        augment_stroke_prob=model_config.augment_stroke_prob, bucket_pool=model_config.bucket_pool,
     )
     validation = (lambda: iter_batches(valid_set, model_config.batch_size)) if len(valid_set) else None
     Trainer(model, batches, validation, train_config).fit()
