@@ -4,9 +4,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SHARED := $(abspath ../shared/data)
 export SKETCHLAB_DATA ?= $(if $(wildcard $(SHARED)),$(SHARED),)
-# tcmalloc makes CPU training ~1.5x faster when Debian's libtcmalloc-minimal4 is installed; harmless otherwise.
-TCMALLOC := $(firstword $(wildcard /usr/lib/*/libtcmalloc_minimal.so.4))
-RUN := $(if $(TCMALLOC),LD_PRELOAD=$(TCMALLOC)) $(PY) -m sketchlab
+# No LD_PRELOAD of tcmalloc any more: `import sketchlab` sets glibc's malloc to keep training's buffers (allocator.py).
+RUN := $(PY) -m sketchlab
 
 DEMO_OUT ?= runs/demo
 # About 0.12 s a step on 2 CPU cores: 3,000 steps take ~6 minutes. `make demo DEMO_STEPS=6000` continues the same run.
@@ -46,9 +45,9 @@ test: venv browser
 	$(PY) -m pytest -q
 
 bench: venv
-	$(if $(TCMALLOC),LD_PRELOAD=$(TCMALLOC)) $(PY) benchmarks/train_throughput.py
-	$(if $(TCMALLOC),LD_PRELOAD=$(TCMALLOC)) $(PY) benchmarks/sample_throughput.py
-	$(if $(TCMALLOC),LD_PRELOAD=$(TCMALLOC)) $(PY) benchmarks/train_footprint.py
+	$(PY) benchmarks/train_throughput.py
+	$(PY) benchmarks/sample_throughput.py
+	$(PY) benchmarks/train_footprint.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
