@@ -36,6 +36,7 @@ CHROMIUM_FLAGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
 SCREENSHOTS = os.environ.get("SKETCHLAB_STUDIO_SCREENSHOTS")
+RESULTS_DONE = "document.querySelector('#results').dataset.state === 'done'"
 PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
 
 # Pixels of a canvas: painted ones, and saturated ones (the model's colours; the user's ink and the grey of the
@@ -176,10 +177,10 @@ def draw(page, strokes, lift: bool = True, steps: int = 4) -> None:
             page.mouse.up()
 
 
-def touch_draw(page, stroke) -> None:
-    """One stroke with a finger (touch events: the page sees pointerType 'touch')."""
+def touch_draw(page, stroke, points=None) -> None:
+    """One stroke with a finger (touch events: the page sees pointerType 'touch'), or `points` in the viewport."""
     cdp = page.context.new_cdp_session(page)
-    points = [to_screen(page, x, y) for x, y in stroke]
+    points = points or [to_screen(page, x, y) for x, y in stroke]
     cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": points[0][0], "y": points[0][1]}]})
     for x, y in points[1:]:
         cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [{"x": x, "y": y}]})
@@ -192,8 +193,17 @@ def wait_until(page, expression: str, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while not page.evaluate(expression):
         if time.monotonic() > deadline:
-            pytest.fail(f"still false after {timeout} s: {expression}")
+            state = page.evaluate("[document.body.dataset.live, document.querySelector('#results').dataset.state, "
+                                  "document.querySelector('#status').textContent]")
+            pytest.fail(f"still false after {timeout} s: {expression} (live, results, status: {state})")
         page.wait_for_timeout(20)
+
+
+def touch_tap(page, locator) -> None:
+    """A finger's tap at the middle of an element (scrolled into view)."""
+    locator.scroll_into_view_if_needed()
+    box = locator.bounding_box()
+    touch_draw(page, None, [(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)])
 
 
 def pixels(page, box=None) -> dict:
@@ -259,15 +269,16 @@ def test_several_futures_at_the_canvas_scale_and_one_kept(server, desktop):
     draw(page, HOUSE)
     drawn = pixels(page)["painted"]
     page.click("#btn-complete")
-    page.wait_for_selector("#results[data-state='done']", timeout=30000)
+    wait_until(page, RESULTS_DONE, 30)
     tiles = page.locator("#results .tile canvas")
     assert tiles.count() == 4
     assert "Complete: done" in page.locator("#status").inner_text()
     for i in range(4):
         x0, y0, x1, y1, size = tiles.nth(i).evaluate(GREY_BOX)
         scale = size / 512  # the house spans 135..365 x 150..400 on the canvas: so in every tile, scaled
-        assert abs(x0 - 135 * scale) < 3 and abs(x1 - 365 * scale) < 3, (i, x0, x1, size)
-        assert abs(y0 - 150 * scale) < 3 and abs(y1 - 400 * scale) < 3, (i, y0, y1, size)
+        # (to 5 px: the future's coloured strokes may cover the ends of the grey ones)
+        assert abs(x0 - 135 * scale) < 5 and abs(x1 - 365 * scale) < 5, (i, x0, x1, size)
+        assert abs(y0 - 150 * scale) < 5 and abs(y1 - 400 * scale) < 5, (i, y0, y1, size)
         assert tiles.nth(i).evaluate(COUNT_PIXELS)["coloured"] > 20, f"future {i} shows no strokes"
     page.locator("#results .tile").nth(2).hover()  # hovering a future shows it on the canvas
     assert page.locator("#results .tile").nth(2).get_attribute("class").split() == ["tile", "chosen"]
@@ -287,7 +298,7 @@ def test_a_150_stroke_drawing_completes_and_downloads(server, desktop, tmp_path)
                for i in range(150)]
     draw(page, strokes, steps=1)
     page.click("#btn-complete")
-    page.wait_for_selector("#results[data-state='done']", timeout=30000)
+    wait_until(page, RESULTS_DONE, 30)
     status = page.locator("#status").inner_text()
     assert "Complete: done" in status and "read your last" in status, status
     with page.expect_download() as download:
@@ -316,7 +327,7 @@ def test_keys_say_why_when_off_and_bad_candidates_are_refused_visibly(server, de
     assert "Candidates must be a whole number from 1 to 16" in page.locator("#status").inner_text()
     page.fill("#count", "3")
     page.click("#btn-sample")
-    page.wait_for_selector("#results.sample[data-state='done']", timeout=30000)
+    wait_until(page, RESULTS_DONE + " && document.querySelector('#results.sample') !== null", 30)
     assert page.locator("#results .tile").count() == 3
     assert page.locator("#results-meta").inner_text().startswith("decoder · T 0.50")
     page.close()
@@ -331,7 +342,7 @@ def test_interpolation_shows_the_originals_and_a_reload_keeps_the_drawing(server
     draw(page, [HOUSE[1]])
     page.keyboard.press("b")
     page.keyboard.press("i")
-    page.wait_for_selector("#results.interpolate[data-state='done']", timeout=30000)
+    wait_until(page, RESULTS_DONE + " && document.querySelector('#results.interpolate') !== null", 30)
     captions = page.locator("#results figcaption").all_inner_texts()
     assert captions[0] == "A yours" and captions[-1] == "B yours" and len(captions) == 8 + 2
     assert page.locator("#results-meta").inner_text().endswith("T 0.00")  # its own temperature, smooth
@@ -380,21 +391,21 @@ def test_phone_touch_complete_scrolls_the_results_into_view(server, phone):
     wait_until(page, "studioTrace.firstPoint !== null")
     assert page.evaluate("document.body.dataset.live") in ("running", "done")
     wait_until(page, "document.body.dataset.live === 'done'")
-    page.locator("#btn-complete").tap()
-    page.wait_for_selector("#results[data-state='done']", timeout=30000)
+    touch_tap(page, page.locator("#btn-complete"))
+    wait_until(page, RESULTS_DONE, 30)
     first = page.locator("#results .tile").first.bounding_box()
     assert 0 <= first["y"] and first["y"] + first["height"] / 2 <= height, first  # in the viewport
 
     second = page.locator("#results .tile").nth(1)
-    second.tap()  # a tap previews
+    touch_tap(page, second)  # a tap previews
     assert "chosen" in second.get_attribute("class") and page.evaluate("document.body.dataset.live") == "done"
-    second.tap()  # a second tap keeps
+    touch_tap(page, second)  # a second tap keeps
     assert page.evaluate("document.body.dataset.live") == "kept"
     if SCREENSHOTS:
         page.keyboard.press("z")
-        page.tap("#btn-complete")
-        page.wait_for_selector("#results[data-state='done']", timeout=30000)
-        page.locator("#results .tile").nth(1).tap()
+        touch_tap(page, page.locator("#btn-complete"))
+        wait_until(page, RESULTS_DONE, 30)
+        touch_tap(page, page.locator("#results .tile").nth(1))
         page.evaluate("window.scrollTo(0, 0)")
         page.screenshot(path=str(Path(SCREENSHOTS) / "studio-phone.png"))
     assert not problems, problems
@@ -408,7 +419,7 @@ def test_desktop_screenshot(server, desktop):
     draw(page, [[(120, 260), (140, 200), (200, 180), (260, 190), (300, 230)], [(300, 230), (330, 200), (350, 215)]])
     page.select_option("#futures", "4")
     page.click("#btn-complete")
-    page.wait_for_selector("#results[data-state='done']", timeout=30000)
+    wait_until(page, RESULTS_DONE, 30)
     page.locator("#results .tile").first.hover()  # the first future, shown on the canvas too
     page.wait_for_timeout(200)
     page.screenshot(path=str(Path(SCREENSHOTS) / "studio.png"))
