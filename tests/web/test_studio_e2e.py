@@ -424,3 +424,13 @@ def test_desktop_screenshot(server, desktop):
     page.wait_for_timeout(200)
     page.screenshot(path=str(Path(SCREENSHOTS) / "studio.png"))
     page.close()
+
+
+def test_the_latency_benchmark_runs():
+    """benchmarks/studio_latency.py at a toy size (its figures are not checked: a benchmark, not a timed test)."""
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "studio_latency.py"
+    result = subprocess.run([sys.executable, str(script), "--models", "kanji", "--repeats", "2"], capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    last = result.stdout.strip().splitlines()[-1]
+    assert last.strip().startswith("kanji: first point median") and "frames/s" in last, last
