@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import numpy as np
 import pytest
@@ -87,3 +88,23 @@ def test_the_picker_knows_where_each_model_comes_from_and_what_it_draws(model_di
     assert info["sheep"].description == "sheep - draws sheep; can redraw and morph your drawing"
     assert info["tiny"].group == "yours" and info["tiny"].description == "tiny - can redraw and morph your drawing"
     assert all(entry.extent is not None for entry in registry.entries())  # measured before the first request
+
+
+def test_the_model_stops_when_the_client_goes(client, monkeypatch):
+    from sketchlab.web import live
+
+    heard = []
+    hear = live.Relay.hear
+
+    def slow_hear(self, step, active, rows):  # 20 ms a step: 45 steps would take 0.9 s
+        heard.append(step)
+        time.sleep(0.02)
+        hear(self, step, active, rows)
+
+    monkeypatch.setattr(live.Relay, "hear", slow_hear)
+    with client.stream("POST", "/api/continue", json={"drawing": HOUSE, "n": 1, "seed": 0}) as response:
+        for line in response.iter_lines():
+            if line.startswith("event: points"):
+                break  # the page aborts: the user draws again
+    time.sleep(1.5)
+    assert 0 < len(heard) < 15, f"the model went on for {len(heard)} steps after the client left"
