@@ -319,7 +319,7 @@ class SketchRNN(Pretrained, nn.Module):
         strokes, lengths = batch["strokes"], batch["lengths"]
         all_rows = len(strokes) * (strokes.shape[1] - 1)  # B * N_max
         if to_longest:
-            strokes = strokes[:, : int(lengths.max()) + 2]  # the start token, the rows, one end-of-sketch row
+            strokes = strokes[:, : self._longest(lengths) + 2]  # the start token, the rows, one end-of-sketch row
         targets = strokes[:, 1:]
         out, mu, sigma_hat = self._teacher_forced(strokes, lengths, generator)
         params = self.split_params(out)
@@ -336,6 +336,15 @@ class SketchRNN(Pretrained, nn.Module):
         loss = l_r + kl_weight * torch.clamp(l_kl, min=self.config.kl_tolerance)
         return {"loss": loss, "l_r": l_r, "l_s": l_s, "l_p": l_p, "l_kl": l_kl,
                 "kl_weight": torch.tensor(kl_weight, device=loss.device)}
+
+    @staticmethod
+    def _longest(lengths: Tensor) -> int:
+        """The batch's longest drawing; under DistributedDataParallel the global batch's, so that every process's
+        share of the loss is the one a single process would compute."""
+        longest = lengths.max()
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            torch.distributed.all_reduce(longest, op=torch.distributed.ReduceOp.MAX)
+        return int(longest)
 
     # ------------------------------------------------------------------ engine contract
 
