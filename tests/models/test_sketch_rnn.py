@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from scipy.stats import multivariate_normal
 
 from sketchlab.errors import CheckpointError
@@ -114,6 +115,22 @@ def test_extra_padding_leaves_the_offset_loss_sum_and_the_posterior_unchanged():
     assert short["l_kl"].item() == pytest.approx(long["l_kl"].item(), rel=1e-5)
     # The pen loss does count padding rows (the model must learn to stop), so its sum grows.
     assert (long["l_p"] * 30).item() > (short["l_p"] * 12).item()
+
+
+def test_running_to_the_longest_drawing_leaves_out_only_the_pen_loss_on_the_padding_beyond():
+    """`to_longest` (bucket_pool > 0): the decoder stops after the longest drawing's first end-of-sketch row (row 10
+    here); l_s and l_kl are the paper's, and l_p is the paper's less the pen loss of rows 10 to 19, still over B * N_max."""
+    model = tiny().eval()
+    batch = make_batch(random_sketches([5, 9, 3], seed=4), 20)
+    exact = model.compute_losses(batch, step=0, generator=seeded())
+    cut = model.compute_losses(batch, step=0, generator=seeded(), to_longest=True)
+    out, _, _ = model._teacher_forced(batch["strokes"], batch["lengths"], seeded())
+    pen = F.cross_entropy(model.split_params(out).pen_logits.transpose(1, 2), batch["strokes"][:, 1:, 2:].argmax(-1),
+                          reduction="none")  # (B, N_max)
+    for name in ("l_s", "l_kl"):
+        assert cut[name].item() == pytest.approx(exact[name].item(), rel=1e-6)
+    assert cut["l_p"].item() == pytest.approx(exact["l_p"].item() - pen[:, 10:].sum().item() / (3 * 20), rel=1e-5)
+    assert pen[:, 10:].sum() > 0
 
 
 def test_kl_term_and_its_tolerance_floor():

@@ -51,15 +51,15 @@ class SketchRNNConfig:
     input_dropout: float = 0.0
     output_dropout: float = 0.0
     # Training only: recompute the decoder's activations in the backward pass, this many steps at a time, and the
-    # encoder's, instead of keeping them all (0). At the paper's sizes 25 keeps peak memory near 1 GB on the batches
-    # of the longest sheep (1.7 GB kept), for about a fifth more time.
+    # encoder's, instead of keeping them all (0). At the paper's sizes 25 keeps peak memory under 1 GB on sheep
+    # (1.7 GB with everything kept), for about a fifth more time.
     checkpoint_steps: int = 25
     batch_size: int = 100
-    # Training batches are cut from this many batches' worth of drawings sorted by length, and each trains only up to
-    # its longest drawing and that drawing's first end-of-sketch row: the pen loss leaves out the padding beyond
-    # (about half the decoder's work on sheep; the offset loss and validation are the paper's). 0: the paper's
-    # objective, random batches each run to N_max with the pen loss on every padding row.
-    bucket_pool: int = 16
+    # 0: the paper's objective, random batches each run to N_max with the pen loss on every padding row. k > 0:
+    # batches cut from k batches' worth of drawings sorted by length, each run only to its longest drawing and that
+    # drawing's first end-of-sketch row (about half the decoder's work on sheep); the pen loss then leaves out the
+    # padding beyond, which the paper's L_R counts: measured worse for the same training time (benchmarks/README.md).
+    bucket_pool: int = 0
     learning_rate: float = 1e-3
     decay_rate: float = 0.9999  # the learning rate is multiplied by this every step, down to min_learning_rate
     min_learning_rate: float = 1e-5
