@@ -6,9 +6,9 @@ on real sheep, in a fresh process per round, the implementations in turn within 
 machine's load hits them all. Nothing of the peers is in this file: each peer is a checkout given on the command line
 (prepared as benchmarks/peer_ratio.md says) and driven through its own training step.
 
-- sketchlab: the default configuration, no LD_PRELOAD, no environment variable. Its batches are bucketed by length,
-  so a step's time depends on the batch: each round times `--steps` batches of the epoch picked at evenly spaced
-  quantiles of their longest drawing, whose mean step stands for the epoch's.
+- sketchlab: the default configuration, no LD_PRELOAD, no environment variable. A step's time depends on the
+  batch's longest drawing (much so with `bucket_pool` > 0): each round times `--steps` batches of the epoch picked at
+  evenly spaced quantiles of their longest drawing, whose mean step stands for the epoch's.
 - the peers at their best: flush-to-zero on, tcmalloc preloaded when installed (Debian's libtcmalloc-minimal4).
 """
 
