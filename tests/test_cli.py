@@ -187,3 +187,92 @@ def test_config_options_are_explained_by_the_configs_comments(capsys):
     assert "latent size N_z (default: 128)" in text
     assert "The paper trained with keep probability 0.9" in text  # a comment on the lines above its field
     assert "--seed SEED (default: 0)" in text  # no comment: the default alone
+
+
+# --------------------------------------------------------------------------------------- hostile use (#18)
+
+
+def one_line_error(capsys, *args) -> str:
+    """What `sketchlab ARGS` prints when it refuses, run in this process (no interpreter start per case)."""
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(*args)
+    assert exit_info.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), lines  # no traceback
+    return lines[0]
+
+
+def test_train_refuses_to_overwrite_a_run_unless_told(trained, sheep_path, tmp_path, capsys):
+    before = {path: path.read_bytes() for path in trained.rglob("*") if path.is_file()}
+    message = one_line_error(capsys, "train", "--data", sheep_path, "--out-dir", trained, "--steps", 2, *TINY)
+    assert "already holds a training run" in message and "--resume" in message and "--overwrite" in message
+    assert {path: path.read_bytes() for path in trained.rglob("*") if path.is_file()} == before
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+    run_cli("train", "--data", sheep_path, "--out-dir", run, "--steps", 2, "--eval-every", 0, "--overwrite",
+            "--no-progress", "--no-tensorboard", *TINY)
+    assert [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()] == [2]
+    assert not (run / "tb").exists()  # the old run's logs went with it
+    assert json.loads((run / "best" / "best.json").read_text())["step"] == 2
+
+
+@pytest.mark.parametrize("args, message", [
+    (["sample", "--n", 0], "asked for 0 drawings: give a whole number from 1 to 10,000"),
+    (["sample", "--n", -1], "asked for -1 drawings"),
+    (["sample", "--n", 10_000_000], "asked for 10000000 drawings"),
+    (["sample", "--device", "bogus"], "unknown device 'bogus'"),
+    (["sample", "--device", "cuda:7"], "device 'cuda:7' asked for, but"),
+    (["sample", "--out", "{file}/x.svg"], "{file} is a file, not a folder"),
+    (["sample", "--out", "{tmp}/folder.svg"], "it is a folder"),
+    (["complete", "--data", "{sheep}", "--candidates", 0], "asked for 0 drawings"),
+    (["reconstruct", "--data", "{sheep}", "--index", ""], "no drawings given"),
+    (["interpolate", "--data", "{sheep}", "--steps", 100_000_000], "asked for 100000000 drawings"),
+])
+def test_drawing_commands_refuse_absurd_requests_in_one_line(trained, sheep_path, tmp_path, capsys, args, message):
+    (tmp_path / "a file").write_text("")
+    (tmp_path / "folder.svg").mkdir()
+    places = {"file": tmp_path / "a file", "tmp": tmp_path, "sheep": sheep_path}
+    args = [str(a).format(**places) for a in args]
+    out = [] if "--out" in args else ["--out", tmp_path / "out.svg"]
+    assert message.format(**places) in one_line_error(capsys, args[0], "--model", trained, *args[1:], *out)
+
+
+def test_train_refuses_an_out_dir_that_is_a_file_and_zero_steps(sheep_path, tmp_path, capsys):
+    (tmp_path / "a file").write_text("")
+    assert "is a file" in one_line_error(capsys, "train", "--data", sheep_path, "--out-dir", tmp_path / "a file",
+                                         "--steps", 1, *TINY)
+    assert "steps must be" in one_line_error(capsys, "train", "--data", sheep_path, "--out-dir", tmp_path / "run",
+                                             "--steps", 0, *TINY)  # exited 0 and named a best/ never written
+    assert not (tmp_path / "run").exists()
+
+
+def test_generate_refuses_absurd_scales(tmp_path, capsys):
+    from sketchlab.models import DCGAN, DCGANConfig
+
+    DCGAN(DCGANConfig(image_size=8, channels=1, latent_dim=4, width=4, disc_width=4)).save_pretrained(tmp_path / "m")
+    for scale in (0, 100_000):
+        message = one_line_error(capsys, "generate", "--model", tmp_path / "m", "--n", 1, "--scale", scale,
+                                 "--out", tmp_path / "g.png")
+        assert "scale must be a whole number from 1 to 16,384" in message or "at most 16,384 pixels a side" in message
+    run_cli("generate", "--model", tmp_path / "m", "--n", 1, "--scale", 3, "--out", tmp_path / "g.png")
+    assert Image.open(tmp_path / "g.png").size[0] % 3 == 0
+
+
+def test_values_beyond_float32_are_left_out_and_only_written_models_are_named(sheep_path, tmp_path, capsys, caplog):
+    from sketchlab.data.npz import load_npz, save_npz
+
+    splits = {split: drawings[:40] for split, drawings in load_npz(sheep_path).items()}
+    splits["valid"] = [drawing.astype(np.float64) for drawing in splits["valid"]]
+    splits["valid"][0][0, 0] = 1e300  # finite as float64, inf as the float32 training reads
+    save_npz(tmp_path / "huge.npz", splits)
+    run = tmp_path / "run"
+    run_cli("train", "--data", tmp_path / "huge.npz", "--out-dir", run, "--steps", 2, "--eval-every", 1,
+            "--no-progress", "--no-tensorboard", *TINY)
+    assert "1 non-finite" in caplog.text  # the drawing is counted and left out, so validation stays finite
+    assert f"trained model: {run / 'best'}" in capsys.readouterr().out and (run / "best" / "model.safetensors").is_file()
+    shutil.rmtree(run / "best")
+    from sketchlab.cli.options import print_trained
+
+    print_trained(str(run))
+    assert capsys.readouterr().out.startswith("no best model was kept")

@@ -15,3 +15,7 @@ class CheckpointError(SketchlabError):
 
 class ConfigError(SketchlabError, ValueError):
     """An absurd setting: a ValueError for the Python API, a one-line SketchlabError for the CLI."""
+
+
+class OutputError(SketchlabError):
+    """A file that cannot be written where it was asked for: a folder in the way, no permission, no space."""

@@ -25,7 +25,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from sketchlab.data.strokes import strokes_to_lines
-from sketchlab.errors import DataError
+from sketchlab.errors import ConfigError, DataError, OutputError
 
 __all__ = [
     "animate_gif",
@@ -203,9 +203,13 @@ def grid_svg(drawings, ncols: int | None = None, cell: int = 128, labels: Sequen
 # ------------------------------------------------------------------------------------------------------- raster
 
 
+# The widest or tallest picture written: an enlargement or a canvas beyond this is a typo, not a wish.
+MAX_PICTURE_SIDE = 16_384
+
+
 def _check_size(value: int, name: str) -> None:
-    if int(value) != value or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value}")
+    if int(value) != value or not 1 <= value <= MAX_PICTURE_SIDE:
+        raise ConfigError(f"{name} must be a whole number from 1 to {MAX_PICTURE_SIDE:,}, got {value}")
 
 
 def _paint(draw: ImageDraw.ImageDraw, placed: Lines, colors: list[str], line_width: float, ss: int) -> None:
@@ -378,16 +382,26 @@ def animate_gif(stroke3, path, size: int = 256, fps: float = 20, points_per_fram
 
 def _atomic_write(path, write: Callable[[str], None]) -> Path:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    if path.is_dir():
+        raise OutputError(f"cannot write {path}: it is a folder")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except (FileExistsError, NotADirectoryError):
+        blocking = next(parent for parent in path.parents if parent.exists())
+        raise OutputError(f"cannot write {path}: {blocking} is a file, not a folder") from None
+    except OSError as err:  # no permission, a read-only disk
+        raise OutputError(f"cannot write {path}: {err.strerror or err}") from None
     os.close(fd)
     try:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's private 0600 would stick to the picture
         write(tmp)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(err, OSError):  # a full disk, a path that became a folder meanwhile
+            raise OutputError(f"cannot write {path}: {err.strerror or err}") from None
         raise
     return path
 
@@ -406,6 +420,9 @@ def save_picture(array: np.ndarray, path, scale: int = 1) -> Path:
         raise DataError(f"cannot save {path}: pixel pictures are written as .png")
     _check_size(scale, "scale")
     image = Image.fromarray(np.ascontiguousarray(array, dtype=np.uint8))
+    if max(image.size) * scale > MAX_PICTURE_SIDE:
+        raise ConfigError(f"scale {scale} would make a {image.width * scale:,} x {image.height * scale:,} picture; "
+                          f"at most {MAX_PICTURE_SIDE:,} pixels a side")
     if scale > 1:
         image = image.resize((image.width * scale, image.height * scale), Image.Resampling.NEAREST)
     return _atomic_write(path, lambda tmp: image.save(tmp, format="PNG"))

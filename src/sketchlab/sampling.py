@@ -23,6 +23,14 @@ from sketchlab.errors import DataError
 
 START_TOKEN = (0.0, 0.0, 1.0, 0.0, 0.0)
 END_OF_SKETCH = 2
+# Drawings decoded together at most: 10,000 take tens of seconds on a CPU; ten million never ended.
+MAX_DRAWINGS = 10_000
+
+
+def check_count(n: int) -> None:
+    """A DataError unless 1 <= n <= MAX_DRAWINGS drawings are asked for."""
+    if isinstance(n, bool) or int(n) != n or not 1 <= n <= MAX_DRAWINGS:
+        raise DataError(f"asked for {n} drawings: give a whole number from 1 to {MAX_DRAWINGS:,}")
 
 
 def _device(model) -> torch.device:
@@ -35,6 +43,8 @@ def _start_tokens(n: int, device: torch.device) -> torch.Tensor:
 
 def prepare_drawings(model, drawings: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
     """Normalise stroke-3 drawings by the model's scale factor and pad them into an encoder batch."""
+    if not len(drawings):
+        raise DataError("no drawings given")
     limit = model.config.max_seq_len
     for i, drawing in enumerate(drawings):
         if len(drawing) > limit:
@@ -141,6 +151,7 @@ def decode(model, z: torch.Tensor | None, n: int, temperature: float = 0.65,
     """
     if temperature < 0 or not math.isfinite(temperature):
         raise DataError(f"temperature must be a finite number >= 0, got {temperature}")
+    check_count(n)
     model.eval()
     device = _device(model)
     max_len = max_len or model.config.max_seq_len
@@ -189,6 +200,7 @@ def prior_latents(model, n: int, generator: torch.Generator | None = None) -> to
 def sample(model, n: int = 1, temperature: float = 0.65, z: torch.Tensor | None = None,
            seed: int | None = None) -> list[np.ndarray]:
     """`n` new drawings: from the prior (or the given z) for a conditional model, from scratch otherwise."""
+    check_count(n)
     generator = _generator(seed, _device(model))
     if z is None:
         z = prior_latents(model, n, generator)
@@ -200,6 +212,8 @@ def sample(model, n: int = 1, temperature: float = 0.65, z: torch.Tensor | None 
 def reconstruct(model, drawings: list[np.ndarray], temperatures: list[float] = (0.2, 0.5, 0.8),
                 seed: int | None = None) -> list[list[np.ndarray]]:
     """Encode each drawing and decode it at each temperature: result[i][j] is drawing i at temperature j."""
+    if not len(temperatures):
+        raise DataError("no temperatures given to reconstruct at")
     generator = _generator(seed, _device(model))
     z = encode(model, drawings)
     per_temperature = [decode(model, z, len(drawings), t, generator) for t in temperatures]
@@ -218,6 +232,7 @@ def interpolation_path(a: torch.Tensor, b: torch.Tensor, steps: int, method: str
     """`steps` latent codes from a to b inclusive, linear or spherical."""
     if steps < 2:
         raise DataError(f"interpolation needs at least 2 steps, got {steps}")
+    check_count(steps)  # one drawing per step
     if method not in ("slerp", "lerp"):
         raise DataError(f"unknown interpolation {method!r}: use slerp or lerp")
     ts = torch.linspace(0, 1, steps).tolist()
@@ -246,6 +261,7 @@ def complete(model, prefix: np.ndarray, n: int = 4, temperature: float = 0.5,
     """
     if len(prefix) == 0:
         raise DataError("nothing to complete: the drawing is empty")
+    check_count(n)
     generator = _generator(seed, _device(model))
     strokes, lengths = prepare_drawings(model, [prefix])
     if model.config.conditional:

@@ -178,6 +178,7 @@ def test_check_drawing_returns_float32():
     ([[1, 2, 0], [1, 2]], "ragged"),
     (np.array([[1, np.nan, 0], [1, 1, 1]]), "NaN or infinite values in 1 of its 2 rows"),
     (np.array([[np.inf, 1, 1]]), "NaN or infinite"),
+    (np.array([[1e300, 1, 1]]), r"NaN or infinite values in 1 of its 1 rows \(as float32\)"),  # training reads inf
     (np.array([[1, 1, 2]]), "pen column must hold 0 or 1, found 2"),
 ])
 def test_check_drawing_says_what_is_wrong_in_one_line(drawing, message):

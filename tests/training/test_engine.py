@@ -16,6 +16,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from torch import nn
 from torch.nn import functional as F
 
+from sketchlab.errors import ConfigError
 from sketchlab.training import Trainer, TrainConfig, TrainingError
 
 DIM = 4
@@ -306,8 +307,29 @@ def test_mixed_precision_trains_on_cpu(tmp_path, amp):
 def test_bad_settings_are_one_line_errors(tmp_path):
     with pytest.raises(TrainingError, match="unknown amp"):
         Trainer(make_toy(), ToyData(), None, make_config(tmp_path, amp="fp8"))
-    with pytest.raises(TrainingError, match="unknown device"):
+    with pytest.raises(ConfigError, match="unknown device"):
         Trainer(make_toy(), ToyData(), None, make_config(tmp_path, device="gpu0"))
+    with pytest.raises(TrainingError, match="steps must be .* at least 1; got 0"):  # exited 0, naming best/
+        Trainer(make_toy(), ToyData(), None, make_config(tmp_path, steps=0))
+    with pytest.raises(TrainingError, match="give one of them"):
+        Trainer(make_toy(), ToyData(), None, make_config(tmp_path, resume=True, overwrite=True))
+    (tmp_path / "a file").write_text("")
+    with pytest.raises(TrainingError, match="is a file"):
+        Trainer(make_toy(), ToyData(), None, make_config(tmp_path / "a file"))
+
+
+def test_a_run_is_never_silently_overwritten(tmp_path):
+    run = tmp_path / "run"
+    Trainer(make_toy(), ToyData(), valid_data(), make_config(run, steps=6)).fit()
+    before = {path: path.read_bytes() for path in run.rglob("*") if path.is_file()}
+    with pytest.raises(TrainingError, match="already holds a training run .*--resume continues it, --overwrite"):
+        Trainer(make_toy(seed=5), ToyData(), valid_data(), make_config(run, steps=3))
+    assert {path: path.read_bytes() for path in run.rglob("*") if path.is_file()} == before  # nothing touched
+    # --overwrite starts over: the old metrics, best/ and last/ give way to a 3-step run's
+    history = Trainer(make_toy(seed=5), ToyData(), valid_data(), make_config(run, steps=3, overwrite=True)).fit()
+    assert [record["step"] for record in read_metrics(run)] == [record["step"] for record in history] == [1, 2, 3]
+    assert json.loads((run / "best" / "best.json").read_text())["step"] == 3
+    assert torch.load(run / "last" / "trainer_state.pt", weights_only=True)["step"] == 3
 
 
 class Untraceable(Toy):

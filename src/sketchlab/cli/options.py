@@ -104,7 +104,13 @@ def add_drawing_source(parser: argparse.ArgumentParser) -> None:
 
 
 def print_trained(out_dir: str) -> None:
-    print(f"trained model: {Path(out_dir) / 'best'} (last checkpoint: {Path(out_dir) / 'last'})")
+    """Name the model folders the run holds now: only what was written."""
+    best, last = Path(out_dir) / "best", Path(out_dir) / "last"
+    checkpoint = f"last checkpoint: {last}" if last.is_dir() else "no checkpoint"
+    if best.is_dir():
+        print(f"trained model: {best} ({checkpoint})")
+    else:
+        print(f"no best model was kept (no validation loss was finite); {checkpoint}")
 
 
 def save_picture(picture, args: argparse.Namespace) -> None:

@@ -148,9 +148,11 @@ def _diagnose(drawing) -> tuple[np.ndarray | None, str | None, str]:
         return a, "empty", "a drawing must have at least one point, got none"
     if a.dtype.kind not in "iuf" or a.ndim != 2 or a.shape[1] != 3:
         return a, "bad_shape", f"a drawing must be a numeric (n, 3) array, got {a.dtype} with shape {a.shape}"
-    if not np.isfinite(a).all():
-        rows = int((~np.isfinite(a)).any(axis=1).sum())
-        return a, "non_finite", f"a drawing has NaN or infinite values in {rows} of its {len(a)} rows"
+    with np.errstate(over="ignore"):  # float64 beyond float32's range (1e300) becomes inf when training reads it
+        finite = np.isfinite(a.astype(np.float32))
+    if not finite.all():
+        rows = int((~finite).any(axis=1).sum())
+        return a, "non_finite", f"a drawing has NaN or infinite values in {rows} of its {len(a)} rows (as float32)"
     pen = a[:, 2]
     if not ((pen == 0) | (pen == 1)).all():
         return a, "bad_pen", f"a drawing's pen column must hold 0 or 1, found {pen[(pen != 0) & (pen != 1)][0]}"

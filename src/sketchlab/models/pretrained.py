@@ -13,6 +13,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_model
 from torch import Tensor
 
+from sketchlab.devices import resolve_device
 from sketchlab.errors import CheckpointError
 
 MODEL_FILE = "model.safetensors"
@@ -45,6 +46,7 @@ class Pretrained:
         and a name of the zoo (`sketchlab models list`) for the shipped model."""
         from sketchlab.zoo import resolve_model_path
 
+        device = resolve_device(map_location)  # an unknown or absent device fails here, in one line
         directory = kept_model_folder(resolve_model_path(directory))
         if not directory.is_dir():
             raise CheckpointError(f"no model folder at {directory}")
@@ -56,7 +58,7 @@ class Pretrained:
         check_weights(config_shapes(cls, config, directory / CONFIG_FILE), stored_shapes(weights_path), weights_path)
         model = cls(config)
         model.load_state_dict(read_finite_weights(weights_path))
-        return model.eval().to(map_location)
+        return model.eval().to(device)
 
 
 def kept_model_folder(directory: Path) -> Path:

@@ -15,7 +15,7 @@ from sketchlab.data.sources import resolve_data
 from sketchlab.data.strokes import scale_factor
 from sketchlab.errors import DataError
 from sketchlab.models.sketch_rnn import SketchRNN, SketchRNNConfig
-from sketchlab.training.engine import Trainer, TrainConfig, seed_everything
+from sketchlab.training.engine import Trainer, TrainConfig, check_out_dir, seed_everything
 
 log = logging.getLogger("sketchlab")
 SPLITS = ("train", "valid", "test")
@@ -44,6 +44,8 @@ def train_sketch_rnn(data: str, model_config: SketchRNNConfig, train_config: Tra
     With `init` (a model folder, a zoo name or `magenta:NAME`) the model starts from that model's weights and keeps
     its `INIT_KEEPS` settings; `model_config` then gives only the training settings (learning rate, batch, ...).
     """
+    train_config.validate()
+    check_out_dir(train_config)  # before the data is read: a run it would overwrite is refused at once
     start = None if init is None else load_model(init)
     if start is not None:
         model_config = dataclasses.replace(model_config, **{key: getattr(start.config, key) for key in INIT_KEEPS})

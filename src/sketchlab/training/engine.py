@@ -25,6 +25,7 @@ import json
 import math
 import os
 import random
+import shutil
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -39,6 +40,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
+from sketchlab.devices import resolve_device
 from sketchlab.errors import SketchlabError
 from sketchlab.training.checkpoint import (
     atomic_directory,
@@ -67,11 +69,51 @@ class TrainConfig:
     eval_every: int = 500  # validation on the full valid source; 0 disables
     image_every: int = 500  # model.log_images(step) -> TensorBoard images; 0 disables
     save_every: int = 500  # checkpoint 'last'; also always at the end
-    resume: bool = False
+    resume: bool = False  # continue the run in out_dir from its last/ checkpoint
+    overwrite: bool = False  # start over in an out_dir that holds a run: its best/, last/, metrics and tb/ are deleted
     amp: str = "none"  # none | bf16 | fp16 (fp16 uses a GradScaler; on a CPU for pixel models only: benchmarks/)
     compile: bool = False  # torch.compile the model's step (on a CPU no faster for Sketch-RNN: benchmarks/README.md)
     tensorboard: bool = True
     progress: bool = True
+
+    def validate(self) -> None:
+        """Raise a one-line TrainingError on a setting no run can use."""
+        if type(self.steps) is not int or self.steps < 1:
+            raise TrainingError(f"steps must be a whole number of updates, at least 1; got {self.steps}")
+        for name in ("log_every", "eval_every", "image_every", "save_every"):
+            if getattr(self, name) < 0:
+                raise TrainingError(f"{name} must be 0 (never) or more, got {getattr(self, name)}")
+        if self.amp not in AMP_DTYPES:
+            raise TrainingError(f"unknown amp {self.amp!r}: use one of {', '.join(AMP_DTYPES)}")
+        if self.resume and self.overwrite:
+            raise TrainingError("--resume continues the run in the output folder and --overwrite deletes it: "
+                                "give one of them")
+
+
+def _run_paths(out_dir: Path) -> list[Path]:
+    """What a run leaves in its folder, a checkpoint swap cut short by a crash included."""
+    named = [out_dir / name for name in ("best", "last", "metrics.jsonl", "tb")]
+    return [path for path in named if path.exists()] + sorted(out_dir.glob(".best.*")) + sorted(out_dir.glob(".last.*"))
+
+
+def check_out_dir(config: TrainConfig) -> None:
+    """Refuse an output folder that is a file, or that holds a run neither continued (resume) nor started over
+    (overwrite): a second `train` into it would silently replace its models and metrics."""
+    out_dir = Path(config.out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise TrainingError(f"the output folder {out_dir} is a file")
+    found = _run_paths(out_dir) if out_dir.is_dir() else []
+    if found and not (config.resume or config.overwrite):
+        raise TrainingError(f"{out_dir} already holds a training run ({', '.join(p.name for p in found)}): "
+                            "--resume continues it, --overwrite deletes it and starts over")
+
+
+def _delete_run(out_dir: Path) -> None:
+    for path in _run_paths(out_dir):
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
 
 
 def average_evaluation(model: nn.Module, batches: Iterable[Batch],
@@ -112,19 +154,6 @@ class TrainingStep(nn.Module):
         return self.model.training_step(batch, step, optimizer_idx)
 
 
-def resolve_device(spec: str) -> torch.device:
-    """"auto" means CUDA when there is a GPU, else the CPU."""
-    if spec == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(spec)
-    except RuntimeError as error:
-        raise TrainingError(f"unknown device {spec!r}: use auto, cpu, cuda or cuda:N") from error
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise TrainingError(f"device {spec!r} asked for, but CUDA is not available")
-    return device
-
-
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
@@ -160,8 +189,8 @@ class Trainer:
         valid_data: Callable[[], Iterable[Batch]] | None,
         config: TrainConfig,
     ) -> None:
-        if config.amp not in AMP_DTYPES:
-            raise TrainingError(f"unknown amp {config.amp!r}: use one of {', '.join(AMP_DTYPES)}")
+        config.validate()
+        check_out_dir(config)
         self.model, self.train_data, self.valid_data, self.config = model, train_data, valid_data, config
         self.out_dir = Path(config.out_dir)
         self._setup_distributed()
@@ -216,6 +245,8 @@ class Trainer:
     def _start(self) -> int:
         """Seed, resume from `last/` when asked and present, open the logs; returns the number of updates done."""
         seed_everything(self.config.seed + self.rank)
+        if self.config.overwrite and self.is_main:
+            _delete_run(self.out_dir)
         last = self._checkpoint_to_resume()
         start = self._resume(last) if last is not None else 0
         if self.is_main:
