@@ -247,7 +247,7 @@ def test_train_refuses_an_out_dir_that_is_a_file_and_zero_steps(sheep_path, tmp_
     assert not (tmp_path / "run").exists()
 
 
-def test_generate_refuses_absurd_scales(tmp_path, capsys):
+def test_generate_refuses_absurd_scales_and_counts(tmp_path, capsys):
     from sketchlab.models import DCGAN, DCGANConfig
 
     DCGAN(DCGANConfig(image_size=8, channels=1, latent_dim=4, width=4, disc_width=4)).save_pretrained(tmp_path / "m")
@@ -255,6 +255,9 @@ def test_generate_refuses_absurd_scales(tmp_path, capsys):
         message = one_line_error(capsys, "generate", "--model", tmp_path / "m", "--n", 1, "--scale", scale,
                                  "--out", tmp_path / "g.png")
         assert "scale must be a whole number from 1 to 16,384" in message or "at most 16,384 pixels a side" in message
+    for n in (0, 100_000_000):  # 0 drew the default 64 images; 1e8 asked for 25.6 GB
+        assert f"--n must be from 1 to 4,096, got {n}" in one_line_error(
+            capsys, "generate", "--model", tmp_path / "m", "--n", n, "--out", tmp_path / "g.png")
     run_cli("generate", "--model", tmp_path / "m", "--n", 1, "--scale", 3, "--out", tmp_path / "g.png")
     assert Image.open(tmp_path / "g.png").size[0] % 3 == 0
 

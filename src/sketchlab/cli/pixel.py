@@ -151,7 +151,7 @@ def cmd_generate(args: argparse.Namespace) -> None:
     if args.plane is not None:
         save_picture(latent_plane_grid(model, args.plane), args)
     else:
-        save_picture(generate_grid(model, args.n or 64, args.seed, args.ncols), args)
+        save_picture(generate_grid(model, 64 if args.n is None else args.n, args.seed, args.ncols), args)
 
 
 def _pairs(text: str) -> list[tuple[int, int]]:

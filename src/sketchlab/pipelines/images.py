@@ -157,10 +157,14 @@ def load_pixel_model(path: str | Path, device: str = "cpu"):
 # -------------------------------------------------------------------------------------------------------- drawing
 
 
+# Images in one generated picture at most: a 64 x 64 grid (4,096 px a side at 64 px), decoded in one batch.
+MAX_GENERATED = 4096
+
+
 def generate_grid(model, n: int, seed: int | None = None, ncols: int | None = None) -> np.ndarray:
     """`n` new images in one picture."""
-    if n < 1:
-        raise DataError(f"--n must be at least 1, got {n}")
+    if not 1 <= n <= MAX_GENERATED:
+        raise DataError(f"--n must be from 1 to {MAX_GENERATED:,}, got {n}")
     return image_grid(model.generate(n, seed), ncols)
 
 
