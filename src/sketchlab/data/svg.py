@@ -266,7 +266,8 @@ def svg_to_lines(svg: str | Path, samples_per_unit: float = 1.0) -> list[np.ndar
         raise DataError(f"{where} is not SVG: its root element is <{_tag(root)}>, not <svg>")
     found: list[tuple[bool, np.ndarray]] = []
     try:
-        _walk(root, np.eye(3), {"stroke": "none", "fill": "black"}, _Sampling(samples_per_unit, where), found)
+        with np.errstate(over="ignore", invalid="ignore"):  # inf and NaN coordinates are refused below, in one line
+            _walk(root, np.eye(3), {"stroke": "none", "fill": "black"}, _Sampling(samples_per_unit, where), found)
     except ValueError as err:  # a number svg.path or float() could not read
         raise DataError(f"{where} has an unreadable number: {err}") from None
     any_stroked = any(stroked for stroked, _ in found)
