@@ -488,7 +488,7 @@ def ndjson_files(paths: str | Path | Iterable[str | Path]) -> list[Path]:
 
 
 def _record_stroke3(record: dict, simplify_epsilon: float | None) -> np.ndarray:
-    """One ndjson record's drawing as stroke-3 (raw drawings simplified as Google does first), float64."""
+    """One ndjson record's drawing as stroke-3 float32 (a raw drawing simplified as Google does first)."""
     drawing = record["drawing"]
     if any(len(stroke) == 3 for stroke in drawing):
         drawing = raw_to_simplified(drawing)
