@@ -25,7 +25,7 @@ $(VENV)/.installed: pyproject.toml
 
 demo: venv
 	$(RUN) train --data aaron_sheep --out-dir $(DEMO_OUT) --steps $(DEMO_STEPS) --resume --seed 0 \
-		--no-conditional --dec-hidden 256 --num-mixture 10 --batch-size 50 --max-seq-len 100 \
+		--no-conditional --dec-hidden 256 --num-mixture 10 --batch-size 50 --max-seq-len 100 --checkpoint-steps 0 \
 		--eval-every 250 --save-every 250 --image-every 500
 	$(RUN) sample --model $(DEMO_OUT) --n 25 --temperature 0.5 --seed 1 --out $(DEMO_OUT)/samples.svg
 	$(RUN) sample --model $(DEMO_OUT) --n 1 --temperature 0.5 --seed 2 --out $(DEMO_OUT)/sheep.gif
