@@ -125,9 +125,10 @@ class Paper:
             return ((target < low) | (target > high)).any(dim=-1, keepdim=True)
 
         for _ in range(self.tries):
-            if not outside(point).any():
+            leaving = outside(point)
+            if not leaving.any():
                 return point
-            point = torch.where(outside(point), redraw(), point)
+            point = torch.where(leaving, redraw(), point)
         end = torch.tensor([0, 0, 0, 0, 1], dtype=point.dtype, device=point.device)
         return torch.where(outside(point), end, point)
 
