@@ -17,6 +17,7 @@ from sketchlab.data.npz import load_stroke_splits
 from sketchlab.data.sources import resolve_data
 from sketchlab.data.strokes import scale_factor
 from sketchlab.models.sketch_rnn import SketchRNN, SketchRNNConfig
+from sketchlab.training.engine import autocast_dtype
 
 
 class LoopLSTM(nn.Module):
@@ -67,13 +68,14 @@ def sheep_batches(config: SketchRNNConfig, data: str = "aaron_sheep") -> tuple[S
                                  augment_stroke_prob=config.augment_stroke_prob, bucket_pool=config.bucket_pool)
 
 
-def training_step(model: SketchRNN, batches: StrokeBatches, amp: str = "none"):
+def training_step(model: SketchRNN, batches: StrokeBatches, amp: str = "auto"):
     """A function that runs one optimiser step of `model`, as the engine does, on the batch given or the next one
-    (`amp` "bf16": the forward pass under bf16 autocast)."""
+    (`amp` as `sketchlab train --amp`: by default what the engine chooses on this machine)."""
     (optimizer, scheduler), = model.configure_optimizers()
     model.train()
     device = next(model.parameters()).device
-    autocast = torch.autocast(device.type, torch.bfloat16) if amp == "bf16" else contextlib.nullcontext()
+    dtype = autocast_dtype(amp, model, device)
+    autocast = torch.autocast(device.type, dtype) if dtype else contextlib.nullcontext()
 
     def step(batch=None) -> None:
         with autocast:

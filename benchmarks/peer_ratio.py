@@ -6,9 +6,10 @@ on real sheep, in a fresh process per round, the implementations in turn within 
 machine's load hits them all. Nothing of the peers is in this file: each peer is a checkout given on the command line
 (prepared as benchmarks/peer_ratio.md says) and driven through its own training step.
 
-- sketchlab: the default configuration, no LD_PRELOAD, no environment variable. A step's time depends on the
-  batch's longest drawing (much so with `bucket_pool` > 0): each round times `--steps` batches of the epoch picked at
-  evenly spaced quantiles of their longest drawing, whose mean step stands for the epoch's.
+- sketchlab: the default configuration and `--amp auto` (bf16 autocast on a CPU with native bf16), no LD_PRELOAD,
+  no environment variable; and the same in float32 (`--amp none`). A step's time depends on the batch's longest
+  drawing (much so with `bucket_pool` > 0): each round times `--steps` batches of the epoch picked at evenly spaced
+  quantiles of their longest drawing, whose mean step stands for the epoch's.
 - the peers at their best: flush-to-zero on, tcmalloc preloaded when installed (Debian's libtcmalloc-minimal4).
 """
 
@@ -30,7 +31,7 @@ DATA_FILE = "aaron_sheep.npz"
 MARK = "PEER_RATIO "
 
 
-def sketchlab_steps(_: str, count: int):
+def sketchlab_steps(_: str, count: int, amp: str = "auto"):
     """The default model and batches; `count` batches at quantiles of their longest drawing, one warm-up batch."""
     import sketchlab  # noqa: F401 - its import sets the allocator, as for every user
     sys.path.insert(0, str(HERE))
@@ -41,7 +42,7 @@ def sketchlab_steps(_: str, count: int):
 
     config, batches = sheep_batches(SketchRNNConfig())
     torch.manual_seed(0)
-    step = training_step(SketchRNN(config), batches)
+    step = training_step(SketchRNN(config), batches, amp)
     epoch = [batches.next_batch() for _ in range(len(batches.dataset) // config.batch_size)]
     epoch.sort(key=lambda batch: int(batch["lengths"].max()))
     picked = [epoch[int((i + 0.5) * len(epoch) / count)] for i in range(count)]
@@ -95,8 +96,8 @@ def rfeinman_steps(path: str, count: int):
 
 
 IMPLEMENTATIONS = {"sketchlab": sketchlab_steps, "alexis-jacq": alexis_jacq_steps, "rfeinman": rfeinman_steps,
-                   # sketchlab with glibc's malloc defaults (SKETCHLAB_SYSTEM_MALLOC=1): what the allocator setting gains
-                   "sketchlab-system-malloc": sketchlab_steps}
+                   # sketchlab in float32 (`--amp none`): its speed where the CPU has no native bf16
+                   "sketchlab-float32": lambda path, count: sketchlab_steps(path, count, "none")}
 
 
 def data_dir() -> Path:
@@ -121,10 +122,8 @@ def run_child(name: str, path: str, count: int) -> dict:
     env = dict(os.environ)
     env.pop("LD_PRELOAD", None)
     env.pop("SKETCHLAB_SYSTEM_MALLOC", None)
-    if name == "sketchlab-system-malloc":
-        env["SKETCHLAB_SYSTEM_MALLOC"] = "1"
     tcmalloc = glob.glob("/usr/lib/*/libtcmalloc_minimal.so.4")
-    if name != "sketchlab" and tcmalloc:
+    if not name.startswith("sketchlab") and tcmalloc:
         env["LD_PRELOAD"] = tcmalloc[0]
     command = [sys.executable, str(Path(__file__).resolve()), "--child", name, "--path", path, "--steps", str(count)]
     output = subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout
@@ -143,7 +142,7 @@ def main() -> None:
     if args.child:
         child(args.child, args.path, args.steps)
         return
-    runs = {"sketchlab": "", "sketchlab-system-malloc": ""}
+    runs = {"sketchlab": "", "sketchlab-float32": ""}
     runs.update({name: path for name, path in (("alexis-jacq", args.alexis_jacq), ("rfeinman", args.rfeinman)) if path})
     results = {name: [] for name in runs}
     for round_ in range(args.rounds):

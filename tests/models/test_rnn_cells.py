@@ -189,25 +189,57 @@ def test_lstm_over_lengths_matches_torch_on_the_packed_sequence():
         torch.testing.assert_close(got, expected)
 
 
-def test_lstm_over_lengths_runs_in_float32_under_bf16_autocast():
-    """Mixed-precision training (`--amp bf16`) runs the encoder under autocast: its packed LSTM must neither crash on
-    mixed dtypes nor change its results."""
-    cell = build("lstm")
-    generator = torch.Generator().manual_seed(7)
-    x, state = torch.randn(3, 6, INPUT, generator=generator), torch.randn(3, 2 * HIDDEN, generator=generator)
-    lengths = torch.tensor([6, 2, 4])
-    expected = cell(x, state, lengths)
+@pytest.mark.parametrize("given", ["lengths", "constant gates"])
+def test_hand_written_lstm_under_bf16_autocast_multiplies_in_bf16_and_keeps_the_cell_in_float32(given):
+    """Mixed-precision training runs the encoder (given lengths) and the decoder (given z's gates) through
+    `PackedLSTMFunction`: its outputs come out in bf16, the state it returns carries the float32 cell, every gradient
+    comes back in its parameter's dtype, and all of them match float32's to bf16 precision."""
+    torch.manual_seed(7)
+    cell = make_cell("lstm", INPUT + 3, HIDDEN)
+    x, constant = torch.randn(3, 6, INPUT), torch.randn(3, 3)
+    state = torch.randn(3, 2 * HIDDEN)
+
+    def run(autocast: bool):
+        cell.zero_grad()
+        with torch.autocast("cpu", torch.bfloat16, enabled=autocast):
+            if given == "lengths":
+                outputs, final = cell(torch.cat([x, constant.unsqueeze(1).expand(-1, 6, -1)], dim=2), state,
+                                      torch.tensor([6, 2, 4]))
+            else:
+                outputs, final = cell(x, state, constant_gates=cell.constant_gates(constant))
+            loss = outputs.float().sin().sum() + final.float().square().sum()
+        loss.backward()
+        return outputs, final, {n: p.grad.clone() for n, p in cell.named_parameters() if p.grad is not None}
+
+    exact, mixed = run(False), run(True)
+    assert mixed[0].dtype == torch.bfloat16 and mixed[1].dtype == torch.float32
+    torch.testing.assert_close(mixed[0].float(), exact[0], atol=2e-2, rtol=2e-2)
+    torch.testing.assert_close(mixed[1], exact[1], atol=2e-2, rtol=2e-2)
+    assert mixed[2].keys() == exact[2].keys() and exact[2]
+    for name, grad in mixed[2].items():
+        assert grad.dtype == torch.float32, name
+        assert (grad - exact[2][name]).norm() <= 0.03 * exact[2][name].norm() + 1e-6, name
+
+
+def test_hand_written_lstm_under_autocast_refuses_a_second_backward():
+    """Under autocast its backward writes the gradients over the saved gates (100 MB less at the decoder's peak): a
+    second backward through a retained graph must fail loudly (autograd's check of saved tensors) rather than read
+    gradients as gates."""
+    cell = make_cell("lstm", INPUT, HIDDEN)
     with torch.autocast("cpu", torch.bfloat16):
-        got = cell(x, state, lengths)
-    assert all(t.dtype == torch.float32 for t in got)
-    torch.testing.assert_close(got, expected)
+        outputs, _ = cell(torch.randn(2, 4, INPUT), torch.randn(2, 2 * HIDDEN), torch.tensor([4, 3]))
+    loss = outputs.float().sum()
+    loss.backward(retain_graph=True)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        loss.backward()
 
 
-def test_packed_lstm_function_passes_gradcheck():
+@pytest.mark.parametrize("bias_rows, batch_sizes", [(0, [3, 3, 2, 1]), (3, [3, 3, 2, 1]), (3, [3, 3, 3])],
+                         ids=["shared bias", "a bias per sequence", "a bias per sequence, full length"])
+def test_packed_lstm_function_passes_gradcheck(bias_rows, batch_sizes):
     torch.manual_seed(3)
-    batch_sizes = [3, 3, 2, 1]
     inputs = [torch.randn(sum(batch_sizes), 2), torch.randn(3, 4), torch.randn(3, 4), torch.randn(16, 2),
-              torch.randn(16, 4), torch.randn(16)]
+              torch.randn(16, 4), torch.randn(bias_rows, 16) if bias_rows else torch.randn(16)]
     inputs = [t.double().requires_grad_() for t in inputs]
     torch.autograd.gradcheck(lambda x, *rest: PackedLSTMFunction.apply(x, batch_sizes, *rest), inputs)
 

@@ -325,6 +325,44 @@ def test_forward_can_be_traced_for_tensorboard():
     assert eager.shape == (2, args[0].shape[1] - 1, 6 * 3 + 3)
 
 
+def test_bf16_training_on_a_cpu_runs_the_hand_written_decoder_and_keeps_the_losses():
+    """Under CPU bf16 autocast (the engine's amp "auto" on a CPU with native bf16) the lstm decoder is the hand-written
+    layer given z's gates; in float32 it is oneDNN's over z joined to every input. The losses and every gradient match
+    float32's to bf16 precision, in float32."""
+    batch = make_batch(random_sketches([17, 9, 20, 4]), 20)
+
+    def train_once(autocast: bool):
+        model = tiny()
+        calls = []
+        model.cell.register_forward_hook(
+            lambda module, args, kwargs, output: calls.append((args[0].shape[-1],
+                                                               kwargs.get("constant_gates") is not None)),
+            with_kwargs=True)
+        with torch.autocast("cpu", torch.bfloat16, enabled=autocast):
+            losses = model.compute_losses(batch, step=0, generator=seeded(4))
+        losses["loss"].backward()
+        return losses, calls, {name: p.grad for name, p in model.named_parameters()}
+
+    (exact, exact_calls, exact_grads), (mixed, mixed_calls, mixed_grads) = train_once(False), train_once(True)
+    assert exact_calls == [(5 + TINY["z_size"], False)] and mixed_calls == [(5, True)]
+    for name in ("loss", "l_s", "l_p", "l_kl"):
+        assert mixed[name].dtype == torch.float32
+        torch.testing.assert_close(mixed[name], exact[name], rtol=5e-3, atol=1e-3)
+    for name, grad in mixed_grads.items():
+        assert grad.dtype == torch.float32, name
+        assert (grad - exact_grads[name]).norm() <= 0.05 * exact_grads[name].norm() + 1e-6, name
+
+
+@pytest.mark.parametrize("cell, autocast, expected", [("lstm", False, 25), ("lstm", True, 0), ("layernorm", True, 25)])
+def test_recomputation_by_default_only_where_the_activations_would_not_fit(cell, autocast, expected):
+    """`checkpoint_steps` None (the default): 25-step chunks, except for the lstm decoder under CPU bf16 autocast,
+    whose hand-written layer keeps bf16 activations; a number given is used as it is."""
+    x = torch.zeros(2, 3, 5)
+    with torch.autocast("cpu", torch.bfloat16, enabled=autocast):
+        assert tiny(cell=cell)._recomputed_steps(x) == expected
+        assert tiny(cell=cell, checkpoint_steps=7)._recomputed_steps(x) == 7
+
+
 @pytest.mark.parametrize(
     "change",
     [{"cell": "gru"}, {"dec_hidden": 0}, {"z_size": 2.5}, {"recurrent_dropout": 0.1}, {"input_dropout": 1.0},

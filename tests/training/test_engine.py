@@ -17,7 +17,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from sketchlab.errors import ConfigError
-from sketchlab.training import Trainer, TrainConfig, TrainingError
+from sketchlab.training import Trainer, TrainConfig, TrainingError, engine
 
 DIM = 4
 TRUE_W = torch.tensor([1.0, -2.0, 0.5, 3.0])
@@ -302,6 +302,32 @@ def test_mixed_precision_trains_on_cpu(tmp_path, amp):
     history = Trainer(make_toy(), ToyData(), valid_data(), make_config(tmp_path / "run", amp=amp, steps=30)).fit()
     losses = [record["train/loss"] for record in history]
     assert all(np.isfinite(losses)) and np.mean(losses[-3:]) < np.mean(losses[:3])
+
+
+@pytest.mark.parametrize("native, says, device, expected", [
+    (True, True, "cpu", torch.bfloat16), (False, True, "cpu", None), (True, False, "cpu", None),
+    (True, True, "cuda", None)])
+def test_amp_auto_takes_bf16_only_for_a_model_that_says_so_on_a_cpu_with_native_bf16(monkeypatch, native, says,
+                                                                                     device, expected):
+    monkeypatch.setattr(engine, "cpu_has_native_bf16", lambda: native)
+    model = make_toy()
+    if says:
+        model.bf16_by_default = True
+    assert engine.autocast_dtype("auto", model, torch.device(device)) is expected
+    assert engine.autocast_dtype("none", model, torch.device(device)) is None
+    assert engine.autocast_dtype("bf16", make_toy(), torch.device(device)) is torch.bfloat16
+
+
+def test_amp_auto_runs_the_forward_pass_under_the_chosen_autocast(tmp_path, monkeypatch):
+    monkeypatch.setattr(engine, "cpu_has_native_bf16", lambda: True)
+    seen = []
+    model = make_toy()
+    model.bf16_by_default = True
+    model.register_forward_pre_hook(lambda module, args: seen.append(torch.get_autocast_dtype("cpu")
+                                                                      if torch.is_autocast_enabled("cpu") else None))
+    config = make_config(tmp_path / "run", steps=2, eval_every=0, image_every=0, tensorboard=False)
+    Trainer(model, ToyData(), None, config).fit()  # amp's default: auto
+    assert seen == [torch.bfloat16] * 2  # the training steps' forward passes
 
 
 def test_bad_settings_are_one_line_errors(tmp_path):

@@ -9,10 +9,12 @@ Inputs whose last k features stay the same at every step (the decoder's z) can b
 `constant_gates(constant (B, k))` computes their share of the gates once, and `forward(x (B, T, I - k), state,
 constant_gates=...)` adds it at every step. The outputs are those of `forward(cat(x, constant))`, for a fifth less
 arithmetic per step at the paper's sizes: sampling decodes this way, and the layernorm and hyper cells train this way
-(1.21x and 1.08x faster steps). The fused LSTM trains on the joined input, its fused kernel being no slower.
+(1.21x and 1.08x faster steps). The fused LSTM trains this way under bf16 autocast on a CPU; in float32 it trains on
+the joined input, oneDNN's fused kernel being faster there.
 
 - `FusedLSTM`: torch's fused LSTM (cuDNN / oneDNN), without recurrent dropout; given the sequences' lengths (as the
-  encoder does) it computes each sequence over its real steps only.
+  encoder does) or the constant input's gates (as the decoder does under CPU bf16 and the sampler always does) it runs
+  the hand-written `PackedLSTMFunction`, each sequence over its real steps only.
 - `LayerNormLSTM`: layer normalisation on the gates and the cell (Ba et al. 2016, as magenta's LayerNormLSTMCell)
   and recurrent dropout on the candidate (Semeniuta et al. 2016).
 - `HyperLSTM`: a small LSTM that rescales the main LSTM's weights at every step (Ha, Dai & Le 2016, "HyperNetworks").
@@ -24,9 +26,12 @@ sigmoid covers the first three and the layer normalisation of each gate is a nor
 Speed on a CPU (benchmarks/README.md has the figures and commands). Matrix products take most of a training step, and
 oneDNN's fused LSTM already computes them as a hand-written layer would: the input's product for all steps at once,
 one recurrent product per step, each weight gradient as one product over all steps. Written that way in Python,
-`PackedLSTMFunction` was 15% slower than oneDNN over the decoder's 250 steps at batch 100 (4.6 against 4.0 CPU s,
-forward + backward), so the decoder keeps oneDNN. What the hand-written layer can do and oneDNN cannot is skip each
-sequence's padding: the encoder's LSTMs run 1.4-1.8x faster on sheep batches (mean length 115 of 250).
+`PackedLSTMFunction` was 15% slower than oneDNN in float32 over the decoder's 250 steps at batch 100 (4.6 against 4.0
+CPU s, forward + backward), so the float32 decoder keeps oneDNN. Under bf16 autocast it is the other way round: the
+hand-written layer takes z as its gates (a fifth less arithmetic), keeps its activations in bf16 with nothing to
+recompute, and takes tanh as 2 sigmoid(2x) - 1 (torch's float32 tanh is ten times its sigmoid on a CPU). What it can
+do and oneDNN cannot is skip each sequence's padding: the encoder's LSTMs run 1.4-1.8x faster on sheep batches (mean
+length 115 of 250).
 
 The other cells' per-step loops are plain Python: each step is a few large ops, and a TorchScript version of the
 layer-norm loop (TorchScript is deprecated in torch 2.13) was slower, not faster: forward + backward at batch 100, 250
@@ -117,14 +122,13 @@ class FusedLSTM(nn.Module):
 
     @torch.compiler.disable  # a Python loop over the steps: compiled, every new length would compile it anew
     def _with_constant_gates(self, x: Tensor, state: Tensor, constant_gates: Tensor) -> tuple[Tensor, Tensor]:
-        """`PackedLSTMFunction` over every sequence at full length, the constant input's gates as a bias per row."""
+        """`PackedLSTMFunction` over every sequence at full length, the constant input's gates as a bias per sequence."""
         batch, steps, _ = x.shape
         h0, c0 = state.chunk(2, dim=1)
         lstm = self.lstm
         outputs, h, c = PackedLSTMFunction.apply(
             x.transpose(0, 1).reshape(steps * batch, -1), [batch] * steps, h0, c0,
-            lstm.weight_ih_l0[:, : x.shape[-1]], lstm.weight_hh_l0,
-            constant_gates.expand(steps, -1, -1).reshape(steps * batch, -1))  # no copy for one step, as sampling runs
+            lstm.weight_ih_l0[:, : x.shape[-1]], lstm.weight_hh_l0, constant_gates)
         return outputs.view(steps, batch, -1).transpose(0, 1), torch.cat([h, c], dim=1)
 
     @torch.compiler.disable  # a Python loop over the batch's lengths: compiled, every batch would compile it anew
@@ -146,62 +150,126 @@ class PackedLSTMFunction(torch.autograd.Function):
     from the end (longest sequences first), so padding costs nothing. The input's contribution to every step is one
     matrix product, the recurrent part one product per step; the backward carries only dh and dc from step to step
     and computes the weight gradients afterwards, one product over all steps each. Returns the packed outputs (N, H)
-    and the final (h, c), each (B, H) in the packed (sorted) order. `bias` is (4H,), or (N, 4H): one per row.
+    and the final (h, c), each (B, H) in the packed (sorted) order. `bias` is (4H,), or (B, 4H): one per sequence
+    (the decoder's z).
+
+    Under autocast the products, the gates, h and what is kept for the backward pass are in autocast's dtype (bf16:
+    about twice float32's speed on a CPU with native bf16, and half the memory); the running cell state and the
+    gradients carried from step to step stay float32, so that 250 steps of `c = f c + i g` keep the cell's memory, and
+    every gradient comes back in its input's dtype.
     """
 
     @staticmethod
     def forward(ctx, x: Tensor, batch_sizes: list[int], h0: Tensor, c0: Tensor, weight_ih: Tensor,
                 weight_hh: Tensor, bias: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         ctx.set_materialize_grads(False)  # the encoder reads only the final state: no zero gradients to add per step
+        device = x.device.type
+        dtype = torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else x.dtype
+        ctx.dtypes = x.dtype, h0.dtype, c0.dtype, weight_ih.dtype, bias.dtype
+        ctx.batch_sizes, ctx.bias_shape = batch_sizes, bias.shape
         hidden = weight_hh.shape[1]
-        # Under autocast this product alone would come out bf16, and the per-step products add into it in place in
-        # the weights' float32: the layer runs in float32 whatever the autocast.
-        with torch.autocast(x.device.type, enabled=False):
-            gates = torch.addmm(bias, x, weight_ih.t())
-        hs, cs, tanh_cs = (x.new_empty(len(x), hidden) for _ in range(3))
-        h_n, c_n = torch.empty_like(h0), torch.empty_like(c0)
-        h, c = h0, c0
-        for rows, size, ending in _packed_steps(batch_sizes):
-            step_gates = gates[rows].addmm_(h[:size], weight_hh.t())
-            i, f, g, o = step_gates.chunk(4, dim=1)
-            step_gates[:, : 2 * hidden].sigmoid_()
-            g.tanh_()
-            o.sigmoid_()
-            c = torch.mul(f, c[:size], out=cs[rows]).addcmul_(i, g)
-            h = torch.mul(o, torch.tanh(c, out=tanh_cs[rows]), out=hs[rows])
-            h_n[ending], c_n[ending] = h[ending], c[ending]
-        ctx.batch_sizes = batch_sizes
-        ctx.shared_bias = bias.dim() == 1
-        ctx.save_for_backward(x, h0, c0, weight_ih, weight_hh, gates, hs, cs, tanh_cs)
+        with torch.autocast(device, enabled=False):  # the dtypes are chosen here, not op by op
+            x, weight_ih, weight_hh = x.to(dtype), weight_ih.to(dtype), weight_hh.to(dtype)
+            c0 = c0.to(torch.promote_types(c0.dtype, torch.float32))
+            gates = _input_gates(x, weight_ih, bias.to(dtype), batch_sizes)
+            # hs and the cell states kept for the backward pass (cs) are in the products' dtype; the running cell
+            # state is not.
+            hs, cs, tanh_c = x.new_empty(len(x), hidden), x.new_empty(len(x), hidden), x.new_empty(len(h0), hidden)
+            running = c0.new_empty(2, len(h0), hidden)
+            h_n, c_n = torch.empty_like(h0, dtype=dtype), torch.empty_like(c0)
+            h, c = h0.to(dtype), c0
+            for t, (rows, size, ending) in enumerate(_packed_steps(batch_sizes)):
+                step_gates = gates[rows].addmm_(h[:size], weight_hh.t())
+                i, f, g, o = step_gates.chunk(4, dim=1)
+                g.mul_(2)  # one sigmoid for every gate: the candidate's tanh(a) is 2 sigmoid(2a) - 1
+                step_gates.sigmoid_()
+                g.mul_(2).sub_(1)
+                c = torch.mul(f, c[:size], out=running[t % 2, :size]).addcmul_(i, g)
+                cs[rows] = c
+                h = torch.mul(o, _tanh_of_doubled_(torch.mul(c, 2, out=tanh_c[:size])), out=hs[rows])
+                if ending.start < ending.stop:
+                    h_n[ending], c_n[ending] = h[ending], c[ending]
+        ctx.save_for_backward(x, h0, c0, weight_ih, weight_hh, gates, hs, cs)
         return hs, h_n, c_n
 
     @staticmethod
     def backward(ctx, d_hs: Tensor | None, d_h_n: Tensor | None, d_c_n: Tensor | None):
-        x, h0, c0, weight_ih, weight_hh, gates, hs, cs, tanh_cs = ctx.saved_tensors
+        x, h0, c0, weight_ih, weight_hh, gates, hs, cs = ctx.saved_tensors
+        x_dtype, h0_dtype, c0_dtype, weight_dtype, bias_dtype = ctx.dtypes
         hidden = weight_hh.shape[1]
         # Rows enter the backward recursion at their last step, holding the final state's gradient.
-        dh = torch.zeros_like(h0) if d_h_n is None else d_h_n.clone()
-        dc = torch.zeros_like(c0) if d_c_n is None else d_c_n.clone()
-        scratch = torch.empty_like(h0)
-        d_gates = torch.empty_like(gates)
+        dh = c0.new_zeros(h0.shape) if d_h_n is None else d_h_n.to(c0.dtype, copy=True)
+        dc = torch.zeros_like(c0) if d_c_n is None else d_c_n.to(c0.dtype, copy=True)
+        scratch, tanh_c = torch.empty_like(c0), torch.empty_like(c0)
+        # Under autocast each step's backward runs in the cell state's dtype on a converted copy of the step's gates
+        # (ops that read two dtypes are slower on a CPU than one conversion), and its gradients then take the gates'
+        # place: 100 MB less at the decoder's peak (a second backward through a retained graph is then refused by
+        # autograd's check of saved tensors).
+        lower = gates.dtype != c0.dtype
+        d_gates = gates if lower else torch.empty_like(gates)
+        d_step = c0.new_empty(len(c0), 4 * hidden) if lower else None
         steps = list(_packed_steps(ctx.batch_sizes))
         for t in reversed(range(len(steps))):
             rows, size, _ = steps[t]
             if t + 1 < len(steps):  # the rows that go on past step t get dh from step t + 1; the others keep d_h_n
                 later_rows, later_size, _ = steps[t + 1]
-                torch.mm(d_gates[later_rows], weight_hh, out=dh[:later_size])
+                dh[:later_size] = d_gates[later_rows] @ weight_hh
             if d_hs is not None:
                 dh[:size] += d_hs[rows]
-            c_prev = c0[:size] if t == 0 else cs[steps[t - 1][0]][:size]
-            _lstm_step_backward(gates[rows], c_prev, tanh_cs[rows], dh[:size], dc[:size], scratch[:size],
-                                d_gates[rows], hidden)
+            c_prev = c0[:size] if t == 0 else cs[steps[t - 1][0]][:size].to(c0.dtype)
+            step_tanh_c = _tanh_of_doubled_(torch.mul(cs[rows], 2, out=tanh_c[:size]))  # not kept: 4 cheap ops
+            if lower:
+                _lstm_step_backward(gates[rows].to(c0.dtype), c_prev, step_tanh_c, dh[:size], dc[:size],
+                                    scratch[:size], d_step[:size], hidden)
+                d_gates[rows] = d_step[:size]
+            else:
+                _lstm_step_backward(gates[rows], c_prev, step_tanh_c, dh[:size], dc[:size], scratch[:size],
+                                    d_gates[rows], hidden)
         # Each step's h_prev, packed as the data: step t reads the first rows of step t - 1's outputs.
-        h_prev = torch.cat([h0[: steps[0][1]], *(hs[rows][:size] for (rows, _, _), (_, size, _) in
-                                                  zip(steps, steps[1:]))])
-        d_x = d_gates @ weight_ih if ctx.needs_input_grad[0] else None
-        d_h0 = d_gates[steps[0][0]] @ weight_hh if ctx.needs_input_grad[2] else None
-        d_bias = d_gates.sum(0) if ctx.shared_bias else d_gates
-        return d_x, None, d_h0, dc, d_gates.t() @ x, d_gates.t() @ h_prev, d_bias
+        h_prev = torch.cat([h0[: steps[0][1]].to(hs.dtype), *(hs[rows][:size] for (rows, _, _), (_, size, _) in
+                                                              zip(steps, steps[1:]))])
+        d_x = (d_gates @ weight_ih).to(x_dtype) if ctx.needs_input_grad[0] else None
+        d_h0 = (d_gates[steps[0][0]] @ weight_hh).to(h0_dtype) if ctx.needs_input_grad[2] else None
+        d_weight_ih, d_weight_hh = ((d_gates.t() @ data).to(weight_dtype) for data in (x, h_prev))
+        d_bias = _bias_gradient(d_gates, ctx.bias_shape, steps, c0.dtype).to(bias_dtype)
+        return d_x, None, d_h0, dc.to(c0_dtype), d_weight_ih, d_weight_hh, d_bias
+
+
+def _tanh_of_doubled_(doubled: Tensor) -> Tensor:
+    """tanh(a) in place of 2a, as 2 sigmoid(2a) - 1: torch's float32 tanh takes about ten times its sigmoid on a CPU
+    (124 against 13 us on the decoder's 100 x 512 cell state, one thread)."""
+    return doubled.sigmoid_().mul_(2).sub_(1)
+
+
+def _input_gates(x: Tensor, weight_ih: Tensor, bias: Tensor, batch_sizes: list[int]) -> Tensor:
+    """Every step's gates before the recurrent product: x W_ih^T plus the bias, shared or one per sequence."""
+    if bias.dim() == 1:
+        return torch.addmm(bias, x, weight_ih.t())
+    gates = x @ weight_ih.t()
+    if len(set(batch_sizes)) == 1:  # every sequence at full length (the decoder): one broadcast add
+        gates.view(len(batch_sizes), batch_sizes[0], -1).add_(bias)
+        return gates
+    for rows, size, _ in _packed_steps(batch_sizes):
+        gates[rows] += bias[:size]
+    return gates
+
+
+def _bias_gradient(d_gates: Tensor, shape: torch.Size, steps: list, dtype: torch.dtype) -> Tensor:
+    """The gradient of `_input_gates`'s bias, summed in `dtype`: over every row, or over each sequence's rows.
+
+    Summed a block of rows at a time: a sum of bf16 gradients in float32 first copies them all to float32 (200 MB
+    more at the decoder's peak), and a sum in bf16 rounds its result (0.2% off).
+    """
+    blocks = 2048  # rows a block: 16 MB of float32 at the paper's 4 x 512 gates
+    if len(shape) == 1:
+        return sum(block.sum(0, dtype=dtype) for block in d_gates.split(blocks))
+    if len({size for _, size, _ in steps}) == 1:
+        per_step = d_gates.view(len(steps), steps[0][1], -1)
+        return sum(block.sum(0, dtype=dtype) for block in per_step.split(max(1, blocks // steps[0][1])))
+    total = d_gates.new_zeros(shape, dtype=dtype)
+    for rows, size, _ in steps:
+        total[:size] += d_gates[rows]
+    return total
 
 
 def _packed_steps(batch_sizes: list[int]):

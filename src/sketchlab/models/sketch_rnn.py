@@ -52,8 +52,9 @@ class SketchRNNConfig:
     output_dropout: float = 0.0
     # Training only: recompute the decoder's activations in the backward pass, this many steps at a time, and the
     # encoder's, instead of keeping them all (0). At the paper's sizes 25 keeps peak memory under 1 GB on sheep
-    # (1.7 GB with everything kept), for about a fifth more time.
-    checkpoint_steps: int = 25
+    # (1.7 GB with everything kept), for about a fifth more time. None: 0 where the lstm decoder trains under bf16
+    # autocast on a CPU (its hand-written layer keeps bf16 activations, well under 1 GB), else 25.
+    checkpoint_steps: int | None = None
     batch_size: int = 100
     # 0: the paper's objective, random batches each run to N_max with the pen loss on every padding row. k > 0:
     # batches cut from k batches' worth of drawings sorted by length, each run only to its longest drawing and that
@@ -81,6 +82,8 @@ class SketchRNNConfig:
                 raise ConfigError(f"{name} must be a positive integer, got {value!r}")
         for name in ("checkpoint_steps", "bucket_pool"):
             value = getattr(self, name)
+            if value is None and name == "checkpoint_steps":  # its default, chosen per run
+                continue
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ConfigError(f"{name} must be 0 or a positive integer, got {value!r}")
         if self.cell not in CELLS:
@@ -159,6 +162,22 @@ def mixture_log_prob(params: MixtureParams, dx: Tensor, dy: Tensor) -> Tensor:
     return torch.logsumexp(F.log_softmax(params.logit_pi, dim=-1) + log_normal, dim=-1)
 
 
+def in_float32(x: Tensor) -> torch.autocast:
+    """A block that runs in the weights' own precision whatever the autocast around it, on `x`'s device."""
+    return torch.autocast(x.device.type, enabled=False)
+
+
+def at_least_float32(x: Tensor) -> Tensor:
+    """`x` itself, or in float32 when autocast made it bf16 or float16 (a float64 model stays float64)."""
+    return x.to(torch.promote_types(x.dtype, torch.float32))
+
+
+def _bf16_on_cpu(x: Tensor) -> bool:
+    """Whether `x`'s products run under CPU autocast in bf16 (`--amp bf16`, or `auto` on a CPU with native bf16)."""
+    return x.device.type == "cpu" and torch.is_autocast_enabled("cpu") and \
+        torch.get_autocast_dtype("cpu") == torch.bfloat16
+
+
 # ---------------------------------------------------------------------- encoder
 
 
@@ -206,6 +225,9 @@ class SketchRNN(Pretrained, nn.Module):
 
     model_name = "sketch-rnn"
     config_class = SketchRNNConfig
+    # The engine's amp "auto" trains it under bf16 autocast on a CPU with native bf16: about twice as fast, and the
+    # same validation L_R as float32 after the same steps (benchmarks/README.md).
+    bf16_by_default = True
 
     def __init__(self, config: SketchRNNConfig) -> None:
         super().__init__()
@@ -229,7 +251,8 @@ class SketchRNN(Pretrained, nn.Module):
     def encode_batch(self, strokes: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
         """Posterior mean and log-variance (mu, sigma_hat), each (B, z_size), of strokes (B, N + 1, 5)."""
         h = self.encoder(strokes[:, 1:], lengths)
-        mu, sigma_hat = self.posterior(h).chunk(2, dim=-1)
+        with in_float32(h):  # z's noise is drawn in mu's dtype, and the KL term reads both
+            mu, sigma_hat = self.posterior(at_least_float32(h)).chunk(2, dim=-1)
         return mu, sigma_hat
 
     def initial_state(self, z: Tensor | None, batch_size: int) -> Tensor:
@@ -240,12 +263,24 @@ class SketchRNN(Pretrained, nn.Module):
 
     def decode(self, inputs: Tensor, z: Tensor | None, state: Tensor) -> tuple[Tensor, Tensor]:
         """Run the decoder over inputs (B, T, 5) from `state`: output (B, T, 6M + 3) and the state after step T."""
-        if z is not None and (self.config.cell == "lstm" or self.config.input_dropout):
-            # Over z joined to every input, oneDNN's LSTM trains no slower than ours given z's gates (the decoder's
-            # forward and backward at the paper's sizes: 2.2 against 2.6 s) and is cuDNN's on a GPU; and input
-            # dropout must drop z's features too.
+        if z is not None and (self._fused_kernel_decodes(inputs) or self.config.input_dropout):
+            # Input dropout must drop z's features too.
             inputs, z = torch.cat([inputs, z.unsqueeze(1).expand(-1, inputs.shape[1], -1)], dim=2), None
         return self.decode_given_gates(inputs, self.latent_gates(z), state)
+
+    def _fused_kernel_decodes(self, inputs: Tensor) -> bool:
+        """Whether the lstm decoder runs torch's fused LSTM over z joined to every input, rather than the hand-written
+        layer given z's gates. In float32 oneDNN's kernel trains no slower (the decoder's forward and backward at the
+        paper's sizes: 2.2 against 2.6 s) and a GPU has cuDNN's; under bf16 autocast on a CPU the hand-written layer
+        is faster (0.53 against 0.58 s) and keeps its activations in bf16, so nothing needs recomputing."""
+        return self.config.cell == "lstm" and not _bf16_on_cpu(inputs)
+
+    def _recomputed_steps(self, inputs: Tensor) -> int:
+        """`checkpoint_steps`, or its default when None: nothing recomputed where the lstm decoder is the hand-written
+        layer under bf16 (peak memory 0.7 GB at the paper's sizes on sheep), else 25-step chunks (0.8 GB)."""
+        if self.config.checkpoint_steps is not None:
+            return self.config.checkpoint_steps
+        return 0 if self.config.cell == "lstm" and _bf16_on_cpu(inputs) else 25
 
     def latent_gates(self, z: Tensor | None) -> Tensor | None:
         """z's share of the decoder cell's gates (the cells' `constant_gates`), computed once per sketch."""
@@ -255,12 +290,14 @@ class SketchRNN(Pretrained, nn.Module):
         """`decode` with z given as `latent_gates(z)`: the sampler decodes this way, a step at a time, so that z's
         product (a fifth of a step's arithmetic at the paper's sizes) is computed once."""
         inputs = self.input_dropout(inputs)
-        chunk = self.config.checkpoint_steps
+        chunk = self._recomputed_steps(inputs)
         if chunk and self.training and torch.is_grad_enabled():
             h, state = self._run_in_checkpointed_chunks(inputs, state, z_gates, chunk)
         else:
             h, state = self.cell(inputs, state, constant_gates=z_gates)
-        return self.head(self.output_dropout(h)), state
+        # The mixture's parameters are rounded to bf16 under autocast: that moved the trained sheep's validation L_R
+        # by 1e-4; the densities are computed in float32 all the same.
+        return at_least_float32(self.head(self.output_dropout(h))), state
 
     def _run_in_checkpointed_chunks(self, inputs: Tensor, state: Tensor, z_gates: Tensor | None, chunk: int,
                                     ) -> tuple[Tensor, Tensor]:
@@ -278,7 +315,7 @@ class SketchRNN(Pretrained, nn.Module):
     def _encode_for_training(self, strokes: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
         """`encode_batch`; with `checkpoint_steps`, its activations are recomputed in the backward pass, after the
         decoder's backward has freed its own, instead of being kept through the decoder's forward and backward."""
-        if self.config.checkpoint_steps and self.training and torch.is_grad_enabled():
+        if self._recomputed_steps(strokes) and self.training and torch.is_grad_enabled():
             return checkpoint(self.encode_batch, strokes, lengths, use_reentrant=False)
         return self.encode_batch(strokes, lengths)
 

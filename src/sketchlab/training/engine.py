@@ -40,7 +40,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from sketchlab.devices import resolve_device
+from sketchlab.devices import cpu_has_native_bf16, resolve_device
 from sketchlab.errors import SketchlabError
 from sketchlab.training.checkpoint import (
     atomic_directory,
@@ -52,7 +52,16 @@ from sketchlab.training.checkpoint import (
 )
 
 Batch = dict[str, Any]
-AMP_DTYPES = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+AMP_DTYPES = {"auto": None, "none": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def autocast_dtype(amp: str, model: nn.Module, device: torch.device) -> torch.dtype | None:
+    """The dtype a run's forward passes autocast to (None: float32 throughout); see `TrainConfig.amp`. auto stays
+    float32 on a GPU: the models' bf16 training there is not measured."""
+    if amp == "auto":
+        native = device.type == "cpu" and cpu_has_native_bf16()
+        return torch.bfloat16 if native and getattr(model, "bf16_by_default", False) else None
+    return AMP_DTYPES[amp]
 
 
 class TrainingError(SketchlabError):
@@ -71,7 +80,10 @@ class TrainConfig:
     save_every: int = 500  # checkpoint 'last'; also always at the end
     resume: bool = False  # continue the run in out_dir from its last/ checkpoint
     overwrite: bool = False  # start over in an out_dir that holds a run: its best/, last/, metrics and tb/ are deleted
-    amp: str = "none"  # none | bf16 | fp16 (fp16 uses a GradScaler; on a CPU for pixel models only: benchmarks/)
+    # auto | none | bf16 | fp16. auto: bf16 where the model says it trains as well in it (`bf16_by_default`: the
+    # Sketch-RNN, measured in benchmarks/README.md) and the CPU multiplies bf16 in hardware, else none (float32).
+    # fp16 uses a GradScaler; on a CPU for pixel models only (benchmarks/).
+    amp: str = "auto"
     compile: bool = False  # torch.compile the model's step (on a CPU no faster for Sketch-RNN: benchmarks/README.md)
     tensorboard: bool = True
     progress: bool = True
@@ -326,7 +338,7 @@ class Trainer:
         }
 
     def _autocast(self) -> torch.autocast:
-        dtype = AMP_DTYPES[self.config.amp]
+        dtype = autocast_dtype(self.config.amp, self.model, self.device)
         return torch.autocast(self.device.type, dtype=dtype, enabled=dtype is not None)
 
     # ----------------------------------------------------------------------------------------------- training
