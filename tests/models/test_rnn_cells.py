@@ -238,8 +238,10 @@ def test_hand_written_lstm_under_autocast_refuses_a_second_backward():
                          ids=["shared bias", "a bias per sequence", "a bias per sequence, full length"])
 def test_packed_lstm_function_passes_gradcheck(bias_rows, batch_sizes):
     torch.manual_seed(3)
-    inputs = [torch.randn(sum(batch_sizes), 2), torch.randn(3, 4), torch.randn(3, 4), torch.randn(16, 2),
-              torch.randn(16, 4), torch.randn(bias_rows, 16) if bias_rows else torch.randn(16)]
+    layers = 2  # side by side, as the encoder's two directions
+    inputs = [torch.randn(layers, sum(batch_sizes), 2), torch.randn(layers, 3, 4), torch.randn(layers, 3, 4),
+              torch.randn(layers, 16, 2), torch.randn(layers, 16, 4),
+              torch.randn(layers, bias_rows, 16) if bias_rows else torch.randn(layers, 16)]
     inputs = [t.double().requires_grad_() for t in inputs]
     torch.autograd.gradcheck(lambda x, *rest: PackedLSTMFunction.apply(x, batch_sizes, *rest), inputs)
 

@@ -127,31 +127,38 @@ class FusedLSTM(nn.Module):
         h0, c0 = state.chunk(2, dim=1)
         lstm = self.lstm
         outputs, h, c = PackedLSTMFunction.apply(
-            x.transpose(0, 1).reshape(steps * batch, -1), [batch] * steps, h0, c0,
-            lstm.weight_ih_l0[:, : x.shape[-1]], lstm.weight_hh_l0, constant_gates)
-        return outputs.view(steps, batch, -1).transpose(0, 1), torch.cat([h, c], dim=1)
+            x.transpose(0, 1).reshape(1, steps * batch, -1), [batch] * steps, h0[None], c0[None],
+            lstm.weight_ih_l0[None, :, : x.shape[-1]], lstm.weight_hh_l0[None], constant_gates[None])
+        return outputs.view(steps, batch, -1).transpose(0, 1), torch.cat([h[0], c[0]], dim=1)
 
     @torch.compiler.disable  # a Python loop over the batch's lengths: compiled, every batch would compile it anew
     def _packed_lstm(self, packed: PackedSequence, hx: tuple[Tensor, Tensor],
                      ) -> tuple[PackedSequence, tuple[Tensor, Tensor]]:
         """What `self.lstm(packed, hx)` returns, computed by `PackedLSTMFunction`."""
-        lstm = self.lstm
-        h0, c0 = (part[0].index_select(0, packed.sorted_indices) for part in hx)
-        data, h, c = PackedLSTMFunction.apply(packed.data, packed.batch_sizes.tolist(), h0, c0, lstm.weight_ih_l0,
-                                              lstm.weight_hh_l0, lstm.bias_ih_l0 + lstm.bias_hh_l0)
-        h, c = (part.index_select(0, packed.unsorted_indices).unsqueeze(0) for part in (h, c))
-        return packed._replace(data=data), (h, c)
+        h0, c0 = (part.index_select(1, packed.sorted_indices) for part in hx)
+        data, h, c = PackedLSTMFunction.apply(packed.data[None], packed.batch_sizes.tolist(), h0, c0,
+                                              *stacked_weights([self]))
+        h, c = (part.index_select(1, packed.unsorted_indices) for part in (h, c))
+        return packed._replace(data=data[0]), (h, c)
+
+
+def stacked_weights(layers: list[FusedLSTM]) -> tuple[Tensor, Tensor, Tensor]:
+    """The input and recurrent weights and the summed biases of `layers`, stacked for `PackedLSTMFunction`."""
+    lstms = [layer.lstm for layer in layers]
+    return (torch.stack([lstm.weight_ih_l0 for lstm in lstms]), torch.stack([lstm.weight_hh_l0 for lstm in lstms]),
+            torch.stack([lstm.bias_ih_l0 + lstm.bias_hh_l0 for lstm in lstms]))
 
 
 class PackedLSTMFunction(torch.autograd.Function):
-    """One LSTM layer over packed sequences (torch's gate order i, f, g, o and weights), its backward written out.
+    """D LSTM layers side by side over the same packed sequences (torch's gate order i, f, g, o and weights), the
+    backward written out; D = 2 runs a bidirectional encoder's two directions in one pass, D = 1 a single layer.
 
-    `x` (N, I) holds the packed steps: step t is `batch_sizes[t]` consecutive rows, and the rows still running shrink
-    from the end (longest sequences first), so padding costs nothing. The input's contribution to every step is one
-    matrix product, the recurrent part one product per step; the backward carries only dh and dc from step to step
-    and computes the weight gradients afterwards, one product over all steps each. Returns the packed outputs (N, H)
-    and the final (h, c), each (B, H) in the packed (sorted) order. `bias` is (4H,), or (B, 4H): one per sequence
-    (the decoder's z).
+    `x` (D, N, I) holds the packed steps: step t is `batch_sizes[t]` consecutive rows, and the rows still running
+    shrink from the end (longest sequences first), so padding costs nothing. The input's contribution to every step is
+    one batched matrix product, the recurrent part one per step; the backward carries only dh and dc from step to step
+    and computes the weight gradients afterwards, one product over all steps each. Returns the packed outputs
+    (D, N, H) and the final (h, c), each (D, B, H) in the packed (sorted) order. Weights are (D, 4H, I) and (D, 4H, H);
+    `bias` is (D, 4H), or (D, B, 4H): one per sequence (the decoder's z).
 
     Under autocast the products, the gates, h and what is kept for the backward pass are in autocast's dtype (bf16:
     about twice float32's speed on a CPU with native bf16, and half the memory); the running cell state and the
@@ -167,28 +174,28 @@ class PackedLSTMFunction(torch.autograd.Function):
         dtype = torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else x.dtype
         ctx.dtypes = x.dtype, h0.dtype, c0.dtype, weight_ih.dtype, bias.dtype
         ctx.batch_sizes, ctx.bias_shape = batch_sizes, bias.shape
-        hidden = weight_hh.shape[1]
+        layers, rows, batch, hidden = len(x), x.shape[1], h0.shape[1], weight_hh.shape[2]
         with torch.autocast(device, enabled=False):  # the dtypes are chosen here, not op by op
             x, weight_ih, weight_hh = x.to(dtype), weight_ih.to(dtype), weight_hh.to(dtype)
             c0 = c0.to(torch.promote_types(c0.dtype, torch.float32))
             gates = _input_gates(x, weight_ih, bias.to(dtype), batch_sizes)
             # hs and the cell states kept for the backward pass (cs) are in the products' dtype; the running cell
             # state is not.
-            hs, cs, tanh_c = x.new_empty(len(x), hidden), x.new_empty(len(x), hidden), x.new_empty(len(h0), hidden)
-            running = c0.new_empty(2, len(h0), hidden)
+            hs, cs = x.new_empty(layers, rows, hidden), x.new_empty(layers, rows, hidden)
+            tanh_c, running = x.new_empty(layers, batch, hidden), c0.new_empty(2, layers, batch, hidden)
             h_n, c_n = torch.empty_like(h0, dtype=dtype), torch.empty_like(c0)
             h, c = h0.to(dtype), c0
-            for t, (rows, size, ending) in enumerate(_packed_steps(batch_sizes)):
-                step_gates = gates[rows].addmm_(h[:size], weight_hh.t())
-                i, f, g, o = step_gates.chunk(4, dim=1)
+            for t, (step, size, ending) in enumerate(_packed_steps(batch_sizes)):
+                step_gates = gates[:, step].baddbmm_(h[:, :size], weight_hh.transpose(1, 2))
+                i, f, g, o = step_gates.chunk(4, dim=-1)
                 g.mul_(2)  # one sigmoid for every gate: the candidate's tanh(a) is 2 sigmoid(2a) - 1
                 step_gates.sigmoid_()
                 g.mul_(2).sub_(1)
-                c = torch.mul(f, c[:size], out=running[t % 2, :size]).addcmul_(i, g)
-                cs[rows] = c
-                h = torch.mul(o, _tanh_of_doubled_(torch.mul(c, 2, out=tanh_c[:size])), out=hs[rows])
+                c = torch.mul(f, c[:, :size], out=running[t % 2, :, :size]).addcmul_(i, g)
+                cs[:, step] = c
+                h = torch.mul(o, _tanh_of_doubled_(torch.mul(c, 2, out=tanh_c[:, :size])), out=hs[:, step])
                 if ending.start < ending.stop:
-                    h_n[ending], c_n[ending] = h[ending], c[ending]
+                    h_n[:, ending], c_n[:, ending] = h[:, ending], c[:, ending]
         ctx.save_for_backward(x, h0, c0, weight_ih, weight_hh, gates, hs, cs)
         return hs, h_n, c_n
 
@@ -196,7 +203,7 @@ class PackedLSTMFunction(torch.autograd.Function):
     def backward(ctx, d_hs: Tensor | None, d_h_n: Tensor | None, d_c_n: Tensor | None):
         x, h0, c0, weight_ih, weight_hh, gates, hs, cs = ctx.saved_tensors
         x_dtype, h0_dtype, c0_dtype, weight_dtype, bias_dtype = ctx.dtypes
-        hidden = weight_hh.shape[1]
+        hidden = weight_hh.shape[2]
         # Rows enter the backward recursion at their last step, holding the final state's gradient.
         dh = c0.new_zeros(h0.shape) if d_h_n is None else d_h_n.to(c0.dtype, copy=True)
         dc = torch.zeros_like(c0) if d_c_n is None else d_c_n.to(c0.dtype, copy=True)
@@ -207,30 +214,30 @@ class PackedLSTMFunction(torch.autograd.Function):
         # autograd's check of saved tensors).
         lower = gates.dtype != c0.dtype
         d_gates = gates if lower else torch.empty_like(gates)
-        d_step = c0.new_empty(len(c0), 4 * hidden) if lower else None
+        d_step = c0.new_empty(*c0.shape[:2], 4 * hidden) if lower else None
         steps = list(_packed_steps(ctx.batch_sizes))
         for t in reversed(range(len(steps))):
-            rows, size, _ = steps[t]
+            step, size, _ = steps[t]
             if t + 1 < len(steps):  # the rows that go on past step t get dh from step t + 1; the others keep d_h_n
-                later_rows, later_size, _ = steps[t + 1]
-                dh[:later_size] = d_gates[later_rows] @ weight_hh
+                later, later_size, _ = steps[t + 1]
+                dh[:, :later_size] = torch.bmm(d_gates[:, later], weight_hh)
             if d_hs is not None:
-                dh[:size] += d_hs[rows]
-            c_prev = c0[:size] if t == 0 else cs[steps[t - 1][0]][:size].to(c0.dtype)
-            step_tanh_c = _tanh_of_doubled_(torch.mul(cs[rows], 2, out=tanh_c[:size]))  # not kept: 4 cheap ops
+                dh[:, :size] += d_hs[:, step]
+            c_prev = c0[:, :size] if t == 0 else cs[:, steps[t - 1][0]][:, :size].to(c0.dtype)
+            step_tanh_c = _tanh_of_doubled_(torch.mul(cs[:, step], 2, out=tanh_c[:, :size]))  # not kept: 4 cheap ops
             if lower:
-                _lstm_step_backward(gates[rows].to(c0.dtype), c_prev, step_tanh_c, dh[:size], dc[:size],
-                                    scratch[:size], d_step[:size], hidden)
-                d_gates[rows] = d_step[:size]
+                _lstm_step_backward(gates[:, step].to(c0.dtype), c_prev, step_tanh_c, dh[:, :size], dc[:, :size],
+                                    scratch[:, :size], d_step[:, :size], hidden)
+                d_gates[:, step] = d_step[:, :size]
             else:
-                _lstm_step_backward(gates[rows], c_prev, step_tanh_c, dh[:size], dc[:size], scratch[:size],
-                                    d_gates[rows], hidden)
+                _lstm_step_backward(gates[:, step], c_prev, step_tanh_c, dh[:, :size], dc[:, :size],
+                                    scratch[:, :size], d_gates[:, step], hidden)
         # Each step's h_prev, packed as the data: step t reads the first rows of step t - 1's outputs.
-        h_prev = torch.cat([h0[: steps[0][1]].to(hs.dtype), *(hs[rows][:size] for (rows, _, _), (_, size, _) in
-                                                              zip(steps, steps[1:]))])
-        d_x = (d_gates @ weight_ih).to(x_dtype) if ctx.needs_input_grad[0] else None
-        d_h0 = (d_gates[steps[0][0]] @ weight_hh).to(h0_dtype) if ctx.needs_input_grad[2] else None
-        d_weight_ih, d_weight_hh = ((d_gates.t() @ data).to(weight_dtype) for data in (x, h_prev))
+        h_prev = torch.cat([h0[:, : steps[0][1]].to(hs.dtype),
+                            *(hs[:, step][:, :size] for (step, _, _), (_, size, _) in zip(steps, steps[1:]))], dim=1)
+        d_x = torch.bmm(d_gates, weight_ih).to(x_dtype) if ctx.needs_input_grad[0] else None
+        d_h0 = torch.bmm(d_gates[:, steps[0][0]], weight_hh).to(h0_dtype) if ctx.needs_input_grad[2] else None
+        d_weight_ih, d_weight_hh = (torch.bmm(d_gates.transpose(1, 2), data).to(weight_dtype) for data in (x, h_prev))
         d_bias = _bias_gradient(d_gates, ctx.bias_shape, steps, c0.dtype).to(bias_dtype)
         return d_x, None, d_h0, dc.to(c0_dtype), d_weight_ih, d_weight_hh, d_bias
 
@@ -242,15 +249,16 @@ def _tanh_of_doubled_(doubled: Tensor) -> Tensor:
 
 
 def _input_gates(x: Tensor, weight_ih: Tensor, bias: Tensor, batch_sizes: list[int]) -> Tensor:
-    """Every step's gates before the recurrent product: x W_ih^T plus the bias, shared or one per sequence."""
-    if bias.dim() == 1:
-        return torch.addmm(bias, x, weight_ih.t())
-    gates = x @ weight_ih.t()
+    """Every step's gates before the recurrent product, (D, N, 4H): x W_ih^T plus the bias, shared or one per
+    sequence."""
+    if bias.dim() == 2:
+        return torch.baddbmm(bias.unsqueeze(1), x, weight_ih.transpose(1, 2))
+    gates = torch.bmm(x, weight_ih.transpose(1, 2))
     if len(set(batch_sizes)) == 1:  # every sequence at full length (the decoder): one broadcast add
-        gates.view(len(batch_sizes), batch_sizes[0], -1).add_(bias)
+        gates.view(len(gates), len(batch_sizes), batch_sizes[0], -1).add_(bias.unsqueeze(1))
         return gates
-    for rows, size, _ in _packed_steps(batch_sizes):
-        gates[rows] += bias[:size]
+    for step, size, _ in _packed_steps(batch_sizes):
+        gates[:, step] += bias[:, :size]
     return gates
 
 
@@ -261,14 +269,14 @@ def _bias_gradient(d_gates: Tensor, shape: torch.Size, steps: list, dtype: torch
     more at the decoder's peak), and a sum in bf16 rounds its result (0.2% off).
     """
     blocks = 2048  # rows a block: 16 MB of float32 at the paper's 4 x 512 gates
-    if len(shape) == 1:
-        return sum(block.sum(0, dtype=dtype) for block in d_gates.split(blocks))
+    if len(shape) == 2:
+        return sum(block.sum(1, dtype=dtype) for block in d_gates.split(blocks, dim=1))
     if len({size for _, size, _ in steps}) == 1:
-        per_step = d_gates.view(len(steps), steps[0][1], -1)
-        return sum(block.sum(0, dtype=dtype) for block in per_step.split(max(1, blocks // steps[0][1])))
+        per_step = d_gates.view(len(d_gates), len(steps), steps[0][1], -1)
+        return sum(block.sum(1, dtype=dtype) for block in per_step.split(max(1, blocks // steps[0][1]), dim=1))
     total = d_gates.new_zeros(shape, dtype=dtype)
-    for rows, size, _ in steps:
-        total[:size] += d_gates[rows]
+    for step, size, _ in steps:
+        total[:, :size] += d_gates[:, step]
     return total
 
 
@@ -284,18 +292,19 @@ def _lstm_step_backward(gates: Tensor, c_prev: Tensor, tanh_c: Tensor, dh: Tenso
                         d_gates: Tensor, hidden: int) -> None:
     """One step back through the LSTM update: fills d_gates (pre-activation) and turns dc into the previous dc.
 
-    `gates` holds the activations (i, f, g, o); `dh` and `dc` are the gradients of this step's h and c.
+    `gates` holds the activations (i, f, g, o) along its last axis; `dh` and `dc` are the gradients of this step's h
+    and c.
     """
-    i, f, g, o = gates.chunk(4, dim=1)
-    d_i, d_f, d_g, d_o = d_gates.chunk(4, dim=1)
+    i, f, g, o = gates.chunk(4, dim=-1)
+    d_i, d_f, d_g, d_o = d_gates.chunk(4, dim=-1)
     torch.mul(dh, tanh_c, out=d_o)
     dc.add_(aten.tanh_backward.grad_input(torch.mul(dh, o, out=scratch), tanh_c, grad_input=scratch))
     torch.mul(dc, g, out=d_i)
     torch.mul(dc, c_prev, out=d_f)
     torch.mul(dc, i, out=d_g)
     dc.mul_(f)
-    aten.sigmoid_backward.grad_input(d_gates[:, : 2 * hidden], gates[:, : 2 * hidden],
-                                     grad_input=d_gates[:, : 2 * hidden])
+    aten.sigmoid_backward.grad_input(d_gates[..., : 2 * hidden], gates[..., : 2 * hidden],
+                                     grad_input=d_gates[..., : 2 * hidden])
     aten.tanh_backward.grad_input(d_g, g, grad_input=d_g)
     aten.sigmoid_backward.grad_input(d_o, o, grad_input=d_o)
 
