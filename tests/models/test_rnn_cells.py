@@ -234,12 +234,14 @@ def test_hand_written_lstm_under_autocast_refuses_a_second_backward():
         loss.backward()
 
 
-@pytest.mark.parametrize("bias_rows, batch_sizes", [(0, [3, 3, 2, 1]), (3, [3, 3, 2, 1]), (3, [3, 3, 3])],
-                         ids=["shared bias", "a bias per sequence", "a bias per sequence, full length"])
-def test_packed_lstm_function_passes_gradcheck(bias_rows, batch_sizes):
+@pytest.mark.parametrize("bias_rows, batch_sizes, padding", [(0, [3, 3, 2, 1], 0), (3, [3, 3, 2, 1], 0),
+                                                             (3, [3, 3, 3], 0), (0, [3, 2, 1], 3)],
+                         ids=["shared bias", "a bias per sequence", "a bias per sequence, full length",
+                              "padding rows after the steps'"])
+def test_packed_lstm_function_passes_gradcheck(bias_rows, batch_sizes, padding):
     torch.manual_seed(3)
     layers = 2  # side by side, as the encoder's two directions
-    inputs = [torch.randn(layers, sum(batch_sizes), 2), torch.randn(layers, 3, 4), torch.randn(layers, 3, 4),
+    inputs = [torch.randn(layers, sum(batch_sizes) + padding, 2), torch.randn(layers, 3, 4), torch.randn(layers, 3, 4),
               torch.randn(layers, 16, 2), torch.randn(layers, 16, 4),
               torch.randn(layers, bias_rows, 16) if bias_rows else torch.randn(layers, 16)]
     inputs = [t.double().requires_grad_() for t in inputs]

@@ -353,6 +353,22 @@ def test_bf16_training_on_a_cpu_runs_the_hand_written_decoder_and_keeps_the_loss
         assert (grad - exact_grads[name]).norm() <= 0.05 * exact_grads[name].norm() + 1e-6, name
 
 
+def test_the_encoders_products_keep_one_shape_whatever_the_lengths(monkeypatch):
+    """On a CPU the encoder pads its packed rows to B x N_max: under bf16 oneDNN compiles and keeps a product for each
+    new shape (16 MB each for the weight gradients), so shapes that followed each batch's lengths grew a training
+    process without bound. Two batches of other lengths must reach the layer with the same shapes."""
+    from sketchlab.models import rnn_cells
+
+    shapes, apply = [], rnn_cells.PackedLSTMFunction.apply
+    monkeypatch.setattr(rnn_cells.PackedLSTMFunction, "apply",
+                        lambda x, *rest: shapes.append(tuple(x.shape)) or apply(x, *rest))
+    model = tiny()
+    for lengths in ([17, 9, 20, 4], [3, 5, 2, 8]):
+        with torch.autocast("cpu", torch.bfloat16):
+            model.encode_batch(make_batch(random_sketches(lengths), 20)["strokes"], torch.tensor(lengths))
+    assert shapes == [(2, 4 * 20, 5)] * 2
+
+
 @pytest.mark.parametrize("cell, autocast, expected", [("lstm", False, 25), ("lstm", True, 0), ("layernorm", True, 25)])
 def test_recomputation_by_default_only_where_the_activations_would_not_fit(cell, autocast, expected):
     """`checkpoint_steps` None (the default): 25-step chunks, except for the lstm decoder under CPU bf16 autocast,

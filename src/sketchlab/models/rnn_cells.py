@@ -154,7 +154,8 @@ class PackedLSTMFunction(torch.autograd.Function):
     backward written out; D = 2 runs a bidirectional encoder's two directions in one pass, D = 1 a single layer.
 
     `x` (D, N, I) holds the packed steps: step t is `batch_sizes[t]` consecutive rows, and the rows still running
-    shrink from the end (longest sequences first), so padding costs nothing. The input's contribution to every step is
+    shrink from the end (longest sequences first), so padding costs nothing; rows beyond the steps' are ignored (the
+    encoder pads every batch to one size, so that the products' shapes stay the same from batch to batch). The input's contribution to every step is
     one batched matrix product, the recurrent part one per step; the backward carries only dh and dc from step to step
     and computes the weight gradients afterwards, one product over all steps each. Returns the packed outputs
     (D, N, H) and the final (h, c), each (D, B, H) in the packed (sorted) order. Weights are (D, 4H, I) and (D, 4H, H);
@@ -197,7 +198,7 @@ class PackedLSTMFunction(torch.autograd.Function):
                 if ending.start < ending.stop:
                     h_n[:, ending], c_n[:, ending] = h[:, ending], c[:, ending]
         ctx.save_for_backward(x, h0, c0, weight_ih, weight_hh, gates, hs, cs)
-        return hs, h_n, c_n
+        return hs[:, : sum(batch_sizes)], h_n, c_n
 
     @staticmethod
     def backward(ctx, d_hs: Tensor | None, d_h_n: Tensor | None, d_c_n: Tensor | None):
@@ -214,6 +215,8 @@ class PackedLSTMFunction(torch.autograd.Function):
         # autograd's check of saved tensors).
         lower = gates.dtype != c0.dtype
         d_gates = gates if lower else torch.empty_like(gates)
+        real = sum(ctx.batch_sizes)
+        d_gates[:, real:] = 0  # padding rows: nothing to add to the weights' gradients
         d_step = c0.new_empty(*c0.shape[:2], 4 * hidden) if lower else None
         steps = list(_packed_steps(ctx.batch_sizes))
         for t in reversed(range(len(steps))):
@@ -234,7 +237,8 @@ class PackedLSTMFunction(torch.autograd.Function):
                                     scratch[:, :size], d_gates[:, step], hidden)
         # Each step's h_prev, packed as the data: step t reads the first rows of step t - 1's outputs.
         h_prev = torch.cat([h0[:, : steps[0][1]].to(hs.dtype),
-                            *(hs[:, step][:, :size] for (step, _, _), (_, size, _) in zip(steps, steps[1:]))], dim=1)
+                            *(hs[:, step][:, :size] for (step, _, _), (_, size, _) in zip(steps, steps[1:])),
+                            hs.new_zeros(len(hs), hs.shape[1] - real, hidden)], dim=1)
         d_x = torch.bmm(d_gates, weight_ih).to(x_dtype) if ctx.needs_input_grad[0] else None
         d_h0 = torch.bmm(d_gates[:, steps[0][0]], weight_hh).to(h0_dtype) if ctx.needs_input_grad[2] else None
         d_weight_ih, d_weight_hh = (torch.bmm(d_gates.transpose(1, 2), data).to(weight_dtype) for data in (x, h_prev))

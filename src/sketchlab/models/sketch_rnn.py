@@ -217,6 +217,9 @@ class BidirectionalEncoder(nn.Module):
         packed = pack_padded_sequence(torch.stack([x, x_reversed], dim=2).flatten(2), lengths.cpu(), batch_first=True,
                                       enforce_sorted=False)
         data = packed.data.view(len(packed.data), 2, -1).transpose(0, 1)  # (2 directions, rows, features)
+        # Padded with zero rows to every batch's size (B x N_max): under bf16 oneDNN compiles a matrix product for
+        # each new shape and keeps it, so the products' shapes must not follow each batch's real rows.
+        data = F.pad(data, (0, 0, 0, x.shape[0] * x.shape[1] - data.shape[1]))
         zeros = x.new_zeros(2, len(x), self.forward_rnn.hidden_size)
         _, h, _ = PackedLSTMFunction.apply(data, packed.batch_sizes.tolist(), zeros, zeros,
                                            *stacked_weights([self.forward_rnn, self.backward_rnn]))
