@@ -48,10 +48,12 @@ class LoopLSTM(nn.Module):
 
 
 def with_loop_cells(model: SketchRNN) -> SketchRNN:
-    """The same model with every LSTM (encoder both ways, decoder) replaced by a per-timestep LSTMCell loop."""
+    """The same model with every LSTM (encoder both ways, decoder) replaced by a per-timestep LSTMCell loop, trained
+    in float32 as the straightforward implementation would be (`--amp auto` then leaves it so)."""
     def loop_like(fused):
         return LoopLSTM(fused.lstm.input_size, fused.hidden_size)
 
+    model.bf16_by_default = False
     model.cell = loop_like(model.cell)
     if model.config.conditional:
         model.encoder.forward_rnn = loop_like(model.encoder.forward_rnn)

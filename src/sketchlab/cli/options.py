@@ -74,8 +74,7 @@ def add_dataclass_options(parser: argparse.ArgumentParser, cls, skip: tuple[str,
         elif str(field.type) == "list[int]":
             group.add_argument(flag(field.name), type=ints, metavar="N,N,...", default=default, help=explain)
         else:
-            name = str(getattr(field.type, "__name__", field.type)).removesuffix(" | None")  # None: the default only
-            kind = {"int": int, "float": float}.get(name, str)
+            kind = {"int": int, "float": float}.get(str(getattr(field.type, "__name__", field.type)), str)
             group.add_argument(flag(field.name), type=kind, required=required, metavar=field.name.upper(),
                                default=None if required else field.default, help=explain)
 

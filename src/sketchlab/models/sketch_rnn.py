@@ -53,9 +53,8 @@ class SketchRNNConfig:
     output_dropout: float = 0.0
     # Training only: recompute the decoder's activations in the backward pass, this many steps at a time, and the
     # encoder's, instead of keeping them all (0). At the paper's sizes 25 keeps peak memory under 1 GB on sheep
-    # (1.7 GB with everything kept), for about a fifth more time. None: 0 where the lstm decoder trains under bf16
-    # autocast on a CPU (its hand-written layer keeps bf16 activations, well under 1 GB), else 25.
-    checkpoint_steps: int | None = None
+    # (float32: 1.7 GB with everything kept; bf16: 1.24 GB), for about a fifth more time.
+    checkpoint_steps: int = 25
     batch_size: int = 100
     # 0: the paper's objective, random batches each run to N_max with the pen loss on every padding row. k > 0:
     # batches cut from k batches' worth of drawings sorted by length, each run only to its longest drawing and that
@@ -83,8 +82,6 @@ class SketchRNNConfig:
                 raise ConfigError(f"{name} must be a positive integer, got {value!r}")
         for name in ("checkpoint_steps", "bucket_pool"):
             value = getattr(self, name)
-            if value is None and name == "checkpoint_steps":  # its default, chosen per run
-                continue
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ConfigError(f"{name} must be 0 or a positive integer, got {value!r}")
         if self.cell not in CELLS:
@@ -201,7 +198,8 @@ class BidirectionalEncoder(nn.Module):
         last = (lengths - 1).unsqueeze(1)  # (B, 1)
         reverse = torch.where(t < lengths.unsqueeze(1), last - t, t)  # (B, N)
         x_reversed = x.gather(1, reverse.unsqueeze(-1).expand(-1, -1, features))
-        if x.device.type == "cpu":
+        both_fused = all(isinstance(rnn, FusedLSTM) for rnn in (self.forward_rnn, self.backward_rnn))
+        if x.device.type == "cpu" and both_fused:  # (benchmarks/ swaps in other LSTMs to compare)
             return self._both_directions_at_once(x, x_reversed, lengths)
         state = x.new_zeros(batch, self.forward_rnn.state_size)
         hidden = self.forward_rnn.hidden_size
@@ -217,9 +215,10 @@ class BidirectionalEncoder(nn.Module):
         packed = pack_padded_sequence(torch.stack([x, x_reversed], dim=2).flatten(2), lengths.cpu(), batch_first=True,
                                       enforce_sorted=False)
         data = packed.data.view(len(packed.data), 2, -1).transpose(0, 1)  # (2 directions, rows, features)
-        # Padded with zero rows to every batch's size (B x N_max): under bf16 oneDNN compiles a matrix product for
-        # each new shape and keeps it, so the products' shapes must not follow each batch's real rows.
-        data = F.pad(data, (0, 0, 0, x.shape[0] * x.shape[1] - data.shape[1]))
+        if _bf16_on_cpu(x):
+            # Padded with zero rows to every batch's size (B x N_max): under bf16 oneDNN compiles a matrix product for
+            # each new shape and keeps it, so the products' shapes must not follow each batch's real rows.
+            data = F.pad(data, (0, 0, 0, x.shape[0] * x.shape[1] - data.shape[1]))
         zeros = x.new_zeros(2, len(x), self.forward_rnn.hidden_size)
         _, h, _ = PackedLSTMFunction.apply(data, packed.batch_sizes.tolist(), zeros, zeros,
                                            *stacked_weights([self.forward_rnn, self.backward_rnn]))
@@ -291,15 +290,8 @@ class SketchRNN(Pretrained, nn.Module):
         """Whether the lstm decoder runs torch's fused LSTM over z joined to every input, rather than the hand-written
         layer given z's gates. In float32 oneDNN's kernel trains no slower (the decoder's forward and backward at the
         paper's sizes: 2.2 against 2.6 s) and a GPU has cuDNN's; under bf16 autocast on a CPU the hand-written layer
-        is faster (0.53 against 0.58 s) and keeps its activations in bf16, so nothing needs recomputing."""
+        is faster (0.53 against 0.58 s) and keeps its activations in bf16."""
         return self.config.cell == "lstm" and not _bf16_on_cpu(inputs)
-
-    def _recomputed_steps(self, inputs: Tensor) -> int:
-        """`checkpoint_steps`, or its default when None: nothing recomputed where the lstm decoder is the hand-written
-        layer under bf16 (peak memory 0.7 GB at the paper's sizes on sheep), else 25-step chunks (0.8 GB)."""
-        if self.config.checkpoint_steps is not None:
-            return self.config.checkpoint_steps
-        return 0 if self.config.cell == "lstm" and _bf16_on_cpu(inputs) else 25
 
     def latent_gates(self, z: Tensor | None) -> Tensor | None:
         """z's share of the decoder cell's gates (the cells' `constant_gates`), computed once per sketch."""
@@ -309,7 +301,7 @@ class SketchRNN(Pretrained, nn.Module):
         """`decode` with z given as `latent_gates(z)`: the sampler decodes this way, a step at a time, so that z's
         product (a fifth of a step's arithmetic at the paper's sizes) is computed once."""
         inputs = self.input_dropout(inputs)
-        chunk = self._recomputed_steps(inputs)
+        chunk = self.config.checkpoint_steps
         if chunk and self.training and torch.is_grad_enabled():
             h, state = self._run_in_checkpointed_chunks(inputs, state, z_gates, chunk)
         else:
@@ -334,7 +326,7 @@ class SketchRNN(Pretrained, nn.Module):
     def _encode_for_training(self, strokes: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
         """`encode_batch`; with `checkpoint_steps`, its activations are recomputed in the backward pass, after the
         decoder's backward has freed its own, instead of being kept through the decoder's forward and backward."""
-        if self._recomputed_steps(strokes) and self.training and torch.is_grad_enabled():
+        if self.config.checkpoint_steps and self.training and torch.is_grad_enabled():
             return checkpoint(self.encode_batch, strokes, lengths, use_reentrant=False)
         return self.encode_batch(strokes, lengths)
 
