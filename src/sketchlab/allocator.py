@@ -7,8 +7,7 @@ mmap threshold grows to that) to the kernel with mmap and returns it on free, an
 sizes, 0.6-1 CPU s of kernel time). tcmalloc avoids this by keeping freed memory; the settings here get the same
 from glibc in-process, with no LD_PRELOAD. Elsewhere (musl, macOS, Windows) nothing is changed.
 
-`SKETCHLAB_SYSTEM_MALLOC=1` leaves glibc's defaults, for measuring the difference
-(`benchmarks/allocator_effect.py`).
+`SKETCHLAB_SYSTEM_MALLOC=1` leaves glibc's defaults, for measuring the difference (`benchmarks/peer_ratio.md`).
 """
 
 from __future__ import annotations
