@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from sketchlab.models import rnn_cells
 from sketchlab.models.rnn_cells import (FusedLSTM, HyperLSTM, LayerNormLSTM, PackedLSTMFunction, make_cell,
                                         step_product)
 
@@ -189,11 +190,14 @@ def test_lstm_over_lengths_matches_torch_on_the_packed_sequence():
         torch.testing.assert_close(got, expected)
 
 
+@pytest.mark.parametrize("few_numbers", [4096, 0], ids=["torch's tanh", "tanh as 2 sigmoid(2x) - 1"])
 @pytest.mark.parametrize("given", ["lengths", "constant gates"])
-def test_hand_written_lstm_under_bf16_autocast_multiplies_in_bf16_and_keeps_the_cell_in_float32(given):
+def test_hand_written_lstm_under_bf16_autocast_multiplies_in_bf16_and_keeps_the_cell_in_float32(given, few_numbers,
+                                                                                                monkeypatch):
     """Mixed-precision training runs the encoder (given lengths) and the decoder (given z's gates) through
     `PackedLSTMFunction`: its outputs come out in bf16, the state it returns carries the float32 cell, every gradient
     comes back in its parameter's dtype, and all of them match float32's to bf16 precision."""
+    monkeypatch.setattr(rnn_cells, "FEW_NUMBERS", few_numbers)
     torch.manual_seed(7)
     cell = make_cell("lstm", INPUT + 3, HIDDEN)
     x, constant = torch.randn(3, 6, INPUT), torch.randn(3, 3)
@@ -238,7 +242,10 @@ def test_hand_written_lstm_under_autocast_refuses_a_second_backward():
                                                              (3, [3, 3, 3], 0), (0, [3, 2, 1], 3)],
                          ids=["shared bias", "a bias per sequence", "a bias per sequence, full length",
                               "padding rows after the steps'"])
-def test_packed_lstm_function_passes_gradcheck(bias_rows, batch_sizes, padding):
+@pytest.mark.parametrize("few_numbers", [4096, 0], ids=["torch's tanh", "tanh as 2 sigmoid(2x) - 1"])
+def test_packed_lstm_function_passes_gradcheck(bias_rows, batch_sizes, padding, few_numbers, monkeypatch):
+    """Both ways of taking tanh (torch's on a few sampled drawings, the sigmoid identity on a training batch)."""
+    monkeypatch.setattr(rnn_cells, "FEW_NUMBERS", few_numbers)
     torch.manual_seed(3)
     layers = 2  # side by side, as the encoder's two directions
     inputs = [torch.randn(layers, sum(batch_sizes) + padding, 2), torch.randn(layers, 3, 4), torch.randn(layers, 3, 4),

@@ -189,12 +189,13 @@ class PackedLSTMFunction(torch.autograd.Function):
             for t, (step, size, ending) in enumerate(_packed_steps(batch_sizes)):
                 step_gates = gates[:, step].baddbmm_(h[:, :size], weight_hh.transpose(1, 2))
                 i, f, g, o = step_gates.chunk(4, dim=-1)
-                g.mul_(2)  # one sigmoid for every gate: the candidate's tanh(a) is 2 sigmoid(2a) - 1
-                step_gates.sigmoid_()
-                g.mul_(2).sub_(1)
-                c = torch.mul(f, c[:, :size], out=running[t % 2, :, :size]).addcmul_(i, g)
-                cs[:, step] = c
-                h = torch.mul(o, _tanh_of_doubled_(torch.mul(c, 2, out=tanh_c[:, :size])), out=hs[:, step])
+                _activate_gates_(step_gates, g)
+                in_place = cs.dtype == c0.dtype  # then the kept cell state is the running one
+                c = torch.mul(f, c[:, :size], out=cs[:, step] if in_place else running[t % 2, :, :size])
+                c.addcmul_(i, g)
+                if not in_place:
+                    cs[:, step] = c
+                h = torch.mul(o, _tanh(c, out=tanh_c[:, :size]), out=hs[:, step])
                 if ending.start < ending.stop:
                     h_n[:, ending], c_n[:, ending] = h[:, ending], c[:, ending]
         ctx.save_for_backward(x, h0, c0, weight_ih, weight_hh, gates, hs, cs)
@@ -227,7 +228,7 @@ class PackedLSTMFunction(torch.autograd.Function):
             if d_hs is not None:
                 dh[:, :size] += d_hs[:, step]
             c_prev = c0[:, :size] if t == 0 else cs[:, steps[t - 1][0]][:, :size].to(c0.dtype)
-            step_tanh_c = _tanh_of_doubled_(torch.mul(cs[:, step], 2, out=tanh_c[:, :size]))  # not kept: 4 cheap ops
+            step_tanh_c = _tanh(cs[:, step], out=tanh_c[:, :size])  # not kept: recomputed
             if lower:
                 _lstm_step_backward(gates[:, step].to(c0.dtype), c_prev, step_tanh_c, dh[:, :size], dc[:, :size],
                                     scratch[:, :size], d_step[:, :size], hidden)
@@ -246,10 +247,31 @@ class PackedLSTMFunction(torch.autograd.Function):
         return d_x, None, d_h0, dc.to(c0_dtype), d_weight_ih, d_weight_hh, d_bias
 
 
-def _tanh_of_doubled_(doubled: Tensor) -> Tensor:
-    """tanh(a) in place of 2a, as 2 sigmoid(2a) - 1: torch's float32 tanh takes about ten times its sigmoid on a CPU
-    (124 against 13 us on the decoder's 100 x 512 cell state, one thread)."""
-    return doubled.sigmoid_().mul_(2).sub_(1)
+# Below this many numbers a step's tensors are a few drawings being sampled: there the ops' count, not torch's slow
+# float32 tanh, sets the time, and torch's own tanh takes fewer ops.
+FEW_NUMBERS = 4096
+
+
+def _tanh(x: Tensor, out: Tensor) -> Tensor:
+    """tanh(x) into `out`; on larger tensors as 2 sigmoid(2x) - 1: torch's float32 tanh takes about ten times its
+    sigmoid on a CPU (124 against 13 us on the decoder's 100 x 512 cell state, one thread)."""
+    if x.numel() < FEW_NUMBERS:
+        return torch.tanh(x, out=out)
+    return torch.mul(x, 2, out=out).sigmoid_().mul_(2).sub_(1)
+
+
+def _activate_gates_(gates: Tensor, g: Tensor) -> None:
+    """The gates' activations in place: sigmoid for i, f and o, tanh for the candidate `g` (a view of `gates`); on
+    larger tensors one sigmoid over them all, the candidate's tanh(a) being 2 sigmoid(2a) - 1."""
+    if g.numel() < FEW_NUMBERS:
+        hidden = g.shape[-1]
+        gates[..., : 2 * hidden].sigmoid_()
+        g.tanh_()
+        gates[..., 3 * hidden :].sigmoid_()
+        return
+    g.mul_(2)
+    gates.sigmoid_()
+    g.mul_(2).sub_(1)
 
 
 def _input_gates(x: Tensor, weight_ih: Tensor, bias: Tensor, batch_sizes: list[int]) -> Tensor:
