@@ -90,6 +90,12 @@ def add_output(parser: argparse.ArgumentParser, default: str) -> None:
     parser.add_argument("--color-by-order", action="store_true", help="colour strokes by drawing order")
 
 
+def add_png_output(parser: argparse.ArgumentParser, default: str) -> None:
+    """The picture commands' output: a .png, each pixel enlarged `--scale` times."""
+    parser.add_argument("--scale", type=int, default=1, help="enlarge each pixel this many times")
+    parser.add_argument("--out", default=default, help="the .png to write")
+
+
 def add_model(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True,
                         help="a trained model folder (a run folder, its best/ or last/) or a zoo name "

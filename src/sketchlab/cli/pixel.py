@@ -11,6 +11,7 @@ from sketchlab.cli.options import (
     Command,
     add_dataclass_options,
     add_model,
+    add_png_output,
     dataclass_from_args,
     flag,
     ints,
@@ -58,8 +59,7 @@ def generate_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ncols", type=int, default=None, help="images per row (default: about square)")
     parser.add_argument("--plane", type=int, default=None, metavar="N",
                         help="instead: decode an N x N grid over a 2-D latent plane (a model with --latent-dim 2)")
-    parser.add_argument("--scale", type=int, default=1, help="enlarge each pixel this many times")
-    parser.add_argument("--out", default="generated.png", help="the .png to write")
+    add_png_output(parser, "generated.png")
     parser.set_defaults(run=cmd_generate)
 
 
@@ -71,8 +71,7 @@ def interpolate_image_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rows", type=int, default=4, help="without real images: how many pairs of prior samples")
     parser.add_argument("--steps", type=int, default=8, help="decoded codes per row, ends included")
     parser.add_argument("--method", choices=["slerp", "lerp"], default="slerp")
-    parser.add_argument("--scale", type=int, default=1, help="enlarge each pixel this many times")
-    parser.add_argument("--out", default="interpolation.png", help="the .png to write")
+    add_png_output(parser, "interpolation.png")
     parser.set_defaults(run=cmd_interpolate_image)
 
 
@@ -83,8 +82,7 @@ def analogy_image_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--a", type=int, required=True, help="index of image A")
     parser.add_argument("--b", type=int, required=True, help="index of image B")
     parser.add_argument("--c", type=ints, required=True, help="indices of the images C, one row each: 2,3,4")
-    parser.add_argument("--scale", type=int, default=1, help="enlarge each pixel this many times")
-    parser.add_argument("--out", default="analogy.png", help="the .png to write")
+    add_png_output(parser, "analogy.png")
     parser.set_defaults(run=cmd_analogy_image)
 
 

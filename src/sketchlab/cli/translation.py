@@ -9,6 +9,7 @@ from sketchlab.cli.options import (
     Command,
     add_dataclass_options,
     add_model,
+    add_png_output,
     dataclass_from_args,
     print_trained,
     save_picture,
@@ -40,8 +41,7 @@ def translate_options(parser: argparse.ArgumentParser) -> None:
                         + "; drawings are rasterized as the model's source domain was")
     parser.add_argument("--split", default="test", choices=["train", "valid", "test"], help="stroke data's split")
     parser.add_argument("--n", type=int, default=8, help="with --data: how many")
-    parser.add_argument("--scale", type=int, default=1, help="enlarge each pixel this many times")
-    parser.add_argument("--out", default="translated.png", help="the .png to write")
+    add_png_output(parser, "translated.png")
     parser.set_defaults(run=cmd_translate)
 
 
