@@ -122,7 +122,8 @@ class FusedLSTM(nn.Module):
 
     @torch.compiler.disable  # a Python loop over the steps: compiled, every new length would compile it anew
     def _with_constant_gates(self, x: Tensor, state: Tensor, constant_gates: Tensor) -> tuple[Tensor, Tensor]:
-        """`PackedLSTMFunction` over every sequence at full length, the constant input's gates as a bias per sequence."""
+        """`PackedLSTMFunction` over every sequence at full length, the constant input's gates as each sequence's
+        bias."""
         batch, steps, _ = x.shape
         h0, c0 = state.chunk(2, dim=1)
         lstm = self.lstm
@@ -155,9 +156,10 @@ class PackedLSTMFunction(torch.autograd.Function):
 
     `x` (D, N, I) holds the packed steps: step t is `batch_sizes[t]` consecutive rows, and the rows still running
     shrink from the end (longest sequences first), so padding costs nothing; rows beyond the steps' are ignored (the
-    encoder pads every batch to one size, so that the products' shapes stay the same from batch to batch). The input's contribution to every step is
-    one batched matrix product, the recurrent part one per step; the backward carries only dh and dc from step to step
-    and computes the weight gradients afterwards, one product over all steps each. Returns the packed outputs
+    encoder pads every batch to one size, so that the products' shapes stay the same from batch to batch). The
+    input's contribution to every step is one batched matrix product, the recurrent part one per step; the backward
+    carries only dh and dc from step to step and computes the weight gradients afterwards, one product over all steps
+    each. Returns the packed outputs
     (D, N, H) and the final (h, c), each (D, B, H) in the packed (sorted) order. Weights are (D, 4H, I) and (D, 4H, H);
     `bias` is (D, 4H), or (D, B, 4H): one per sequence (the decoder's z).
 
@@ -180,20 +182,20 @@ class PackedLSTMFunction(torch.autograd.Function):
             x, weight_ih, weight_hh = x.to(dtype), weight_ih.to(dtype), weight_hh.to(dtype)
             c0 = c0.to(torch.promote_types(c0.dtype, torch.float32))
             gates = _input_gates(x, weight_ih, bias.to(dtype), batch_sizes)
-            # hs and the cell states kept for the backward pass (cs) are in the products' dtype; the running cell
-            # state is not.
+            # hs and the cell states kept for the backward pass (cs) are in the products' dtype. Under autocast the
+            # running cell state is not: it alternates between two float32 buffers, and each step is copied into cs.
             hs, cs = x.new_empty(layers, rows, hidden), x.new_empty(layers, rows, hidden)
-            tanh_c, running = x.new_empty(layers, batch, hidden), c0.new_empty(2, layers, batch, hidden)
+            tanh_c = x.new_empty(layers, batch, hidden)
+            running = None if cs.dtype == c0.dtype else c0.new_empty(2, layers, batch, hidden)
             h_n, c_n = torch.empty_like(h0, dtype=dtype), torch.empty_like(c0)
             h, c = h0.to(dtype), c0
             for t, (step, size, ending) in enumerate(_packed_steps(batch_sizes)):
                 step_gates = gates[:, step].baddbmm_(h[:, :size], weight_hh.transpose(1, 2))
                 i, f, g, o = step_gates.chunk(4, dim=-1)
                 _activate_gates_(step_gates, g)
-                in_place = cs.dtype == c0.dtype  # then the kept cell state is the running one
-                c = torch.mul(f, c[:, :size], out=cs[:, step] if in_place else running[t % 2, :, :size])
+                c = torch.mul(f, c[:, :size], out=cs[:, step] if running is None else running[t % 2, :, :size])
                 c.addcmul_(i, g)
-                if not in_place:
+                if running is not None:
                     cs[:, step] = c
                 h = torch.mul(o, _tanh(c, out=tanh_c[:, :size]), out=hs[:, step])
                 if ending.start < ending.stop:

@@ -206,6 +206,7 @@ class Trainer:
         self.model, self.train_data, self.valid_data, self.config = model, train_data, valid_data, config
         self.out_dir = Path(config.out_dir)
         self._setup_distributed()
+        self.amp_dtype = autocast_dtype(config.amp, model, self.device)
         self.model.to(self.device)
         pairs = model.configure_optimizers()
         self.optimizers = [optimizer for optimizer, _ in pairs]
@@ -338,8 +339,7 @@ class Trainer:
         }
 
     def _autocast(self) -> torch.autocast:
-        dtype = autocast_dtype(self.config.amp, self.model, self.device)
-        return torch.autocast(self.device.type, dtype=dtype, enabled=dtype is not None)
+        return torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None)
 
     # ----------------------------------------------------------------------------------------------- training
 
