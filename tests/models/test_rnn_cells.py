@@ -10,6 +10,7 @@ from sketchlab.models import rnn_cells
 from sketchlab.models.rnn_cells import (FusedLSTM, HyperLSTM, LayerNormLSTM, PackedLSTMFunction, make_cell,
                                         step_product)
 
+aten = torch.ops.aten
 INPUT, HIDDEN = 5, 16
 CELL_OPTIONS = {
     "lstm": {},
@@ -236,6 +237,93 @@ def test_hand_written_lstm_under_autocast_refuses_a_second_backward():
     loss.backward(retain_graph=True)
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         loss.backward()
+
+
+def bf16_packed_run(cell, x, state, lengths):
+    """Outputs, final state and gradients of the hand-written LSTM over packed sequences under bf16 autocast."""
+    cell.zero_grad()
+    with torch.autocast("cpu", torch.bfloat16):
+        outputs, final = cell(x, state, lengths)
+    (outputs.float().sin().sum() + final.square().sum()).backward()
+    return outputs, final, [p.grad.clone() for p in cell.parameters()]
+
+
+def test_bf16_per_step_products_take_rows_rounded_up_and_keep_the_real_rows_results(monkeypatch):
+    """Under bf16 each per-step product of a packed batch runs over its rows rounded up to a multiple of
+    ROW_MULTIPLE (capped at the batch), so that oneDNN compiles a few shapes rather than one per row count; the extra
+    rows' results must be dropped: outputs and gradients as with exact row counts. Padded as the encoder pads."""
+    torch.manual_seed(11)
+    cell = make_cell("lstm", INPUT, HIDDEN)
+    lengths = torch.tensor([9, 1, 7, 3, 9, 2, 5, 8, 4, 6, 1])
+    packed = pack_padded_sequence(torch.randn(11, 9, INPUT), lengths, batch_first=True, enforce_sorted=False)
+    x = F.pad(packed.data, (0, 0, 0, 11 * 9 - len(packed.data)))[None]
+    state = torch.randn(1, 11, HIDDEN)
+
+    def run():
+        cell.zero_grad()
+        with torch.autocast("cpu", torch.bfloat16):
+            outputs, h, c = PackedLSTMFunction.apply(x, packed.batch_sizes.tolist(), state, state,
+                                                     *rnn_cells.stacked_weights([cell]))
+        (outputs.float().sin().sum() + h.float().square().sum() + c.sum()).backward()
+        return [outputs, h, c], [p.grad.clone() for p in cell.parameters()]
+
+    monkeypatch.setattr(rnn_cells, "ROW_MULTIPLE", 1)
+    exact = run()
+    monkeypatch.setattr(rnn_cells, "ROW_MULTIPLE", 4)
+    rows_seen = []
+
+    class RecordRows(torch.utils._python_dispatch.TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            if func in (aten.bmm.default, aten.baddbmm.default, aten.baddbmm_.default):
+                rows_seen.append(args[0 if func == aten.bmm.default else 1].shape[1])
+            return func(*args, **(kwargs or {}))
+
+    with RecordRows():
+        rounded = run()
+    per_step = [rows for rows in rows_seen if rows <= 11]  # the products over all of a batch's rows have more
+    assert len(per_step) >= 2 * 8 and set(per_step) <= {4, 8, 11}
+    for got, expected in zip(rounded[0], exact[0]):
+        assert torch.equal(got, expected)
+    for got, expected in zip(rounded[1], exact[1]):
+        torch.testing.assert_close(got, expected, rtol=1e-3, atol=1e-5)
+
+
+def test_bf16_training_reuses_the_gates_memory_of_the_last_backward_and_computes_the_same():
+    """The backward hands its gates buffer to `_spare_gates` and the next forward takes it rather than new memory
+    (whose pages the kernel would fault in anew); the spare memory's old contents must not leak into the results."""
+    torch.manual_seed(12)
+    cell = make_cell("lstm", INPUT, HIDDEN)
+    x, state, lengths = torch.randn(4, 6, INPUT), torch.randn(4, 2 * HIDDEN), torch.tensor([6, 3, 5, 1])
+    rnn_cells._spare_gates.storages.clear()
+    first = bf16_packed_run(cell, x, state, lengths)
+    assert len(rnn_cells._spare_gates.storages) == 1
+    spare = rnn_cells._spare_gates.storages[0].data_ptr()
+    taken = []
+    original_empty = rnn_cells._spare_gates.empty
+    rnn_cells._spare_gates.empty = lambda shape, like: taken.append(original_empty(shape, like)) or taken[-1]
+    try:
+        second = bf16_packed_run(cell, x, state, lengths)
+    finally:
+        del rnn_cells._spare_gates.empty
+    assert taken[0].data_ptr() == spare
+    for got, expected in zip([second[0], second[1], *second[2]], [first[0], first[1], *first[2]]):
+        assert torch.equal(got, expected)
+    float32 = rnn_cells._spare_gates.storages[:]
+    rnn_cells._spare_gates.storages.clear()
+    cell(x, state, lengths)[0].sum().backward()  # float32: its backward keeps the gates unchanged, hands back nothing
+    assert not rnn_cells._spare_gates.storages and float32
+
+
+def test_spare_buffers_give_the_smallest_that_fits_and_keep_the_largest():
+    spares = rnn_cells.SpareBuffers(keep=2)
+    for numel in (10, 40, 20):
+        spares.put(torch.empty(numel))
+    assert [storage.nbytes() for storage in spares.storages] == [80, 160]  # the 10 went: two are kept
+    taken = spares.empty((3, 5), torch.empty(0, dtype=torch.float64))  # 120 bytes: the 160 holds it
+    assert taken.shape == (3, 5) and taken.dtype == torch.float64 and taken.is_contiguous()
+    assert [storage.nbytes() for storage in spares.storages] == [80]
+    assert spares.empty((100,), torch.empty(0)).untyped_storage().nbytes() == 400  # none holds it: new memory
+    assert len(spares.storages) == 1
 
 
 @pytest.mark.parametrize("bias_rows, batch_sizes, padding", [(0, [3, 3, 2, 1], 0), (3, [3, 3, 2, 1], 0),

@@ -42,6 +42,8 @@ are summed in place (`step_product`), which made forward + backward 6-8% faster 
 
 from __future__ import annotations
 
+import math
+import threading
 from collections.abc import Callable
 
 import torch
@@ -189,8 +191,11 @@ class PackedLSTMFunction(torch.autograd.Function):
             running = None if cs.dtype == c0.dtype else c0.new_empty(2, layers, batch, hidden)
             h_n, c_n = torch.empty_like(h0, dtype=dtype), torch.empty_like(c0)
             h, c = h0.to(dtype), c0
+            # Where the last step's h lies: the rows of `h_rows` from `h_start` on.
+            h_rows, h_start, multiple = h, 0, ROW_MULTIPLE if dtype != c0.dtype else 1
             for t, (step, size, ending) in enumerate(_packed_steps(batch_sizes)):
-                step_gates = gates[:, step].baddbmm_(h[:, :size], weight_hh.transpose(1, 2))
+                h = _leading_rows(h_rows, h_start, size, batch, multiple)
+                step_gates = _add_recurrent_product_(gates, step, h, weight_hh)
                 i, f, g, o = step_gates.chunk(4, dim=-1)
                 _activate_gates_(step_gates, g)
                 c = torch.mul(f, c[:, :size], out=cs[:, step] if running is None else running[t % 2, :, :size])
@@ -198,6 +203,7 @@ class PackedLSTMFunction(torch.autograd.Function):
                 if running is not None:
                     cs[:, step] = c
                 h = torch.mul(o, _tanh(c, out=tanh_c[:, :size]), out=hs[:, step])
+                h_rows, h_start = hs, step.start
                 if ending.start < ending.stop:
                     h_n[:, ending], c_n[:, ending] = h[:, ending], c[:, ending]
         ctx.save_for_backward(x, h0, c0, weight_ih, weight_hh, gates, hs, cs)
@@ -207,7 +213,7 @@ class PackedLSTMFunction(torch.autograd.Function):
     def backward(ctx, d_hs: Tensor | None, d_h_n: Tensor | None, d_c_n: Tensor | None):
         x, h0, c0, weight_ih, weight_hh, gates, hs, cs = ctx.saved_tensors
         x_dtype, h0_dtype, c0_dtype, weight_dtype, bias_dtype = ctx.dtypes
-        hidden = weight_hh.shape[2]
+        hidden, batch = weight_hh.shape[2], h0.shape[1]
         # Rows enter the backward recursion at their last step, holding the final state's gradient.
         dh = c0.new_zeros(h0.shape) if d_h_n is None else d_h_n.to(c0.dtype, copy=True)
         dc = torch.zeros_like(c0) if d_c_n is None else d_c_n.to(c0.dtype, copy=True)
@@ -217,6 +223,7 @@ class PackedLSTMFunction(torch.autograd.Function):
         # place: 100 MB less at the decoder's peak (a second backward through a retained graph is then refused by
         # autograd's check of saved tensors).
         lower = gates.dtype != c0.dtype
+        multiple = ROW_MULTIPLE if lower else 1
         d_gates = gates if lower else torch.empty_like(gates)
         real = sum(ctx.batch_sizes)
         d_gates[:, real:] = 0  # padding rows: nothing to add to the weights' gradients
@@ -226,7 +233,8 @@ class PackedLSTMFunction(torch.autograd.Function):
             step, size, _ = steps[t]
             if t + 1 < len(steps):  # the rows that go on past step t get dh from step t + 1; the others keep d_h_n
                 later, later_size, _ = steps[t + 1]
-                dh[:, :later_size] = torch.bmm(d_gates[:, later], weight_hh)
+                rows = _leading_rows(d_gates, later.start, later_size, batch, multiple)
+                dh[:, :later_size] = torch.bmm(rows, weight_hh)[:, :later_size]
             if d_hs is not None:
                 dh[:, :size] += d_hs[:, step]
             c_prev = c0[:, :size] if t == 0 else cs[:, steps[t - 1][0]][:, :size].to(c0.dtype)
@@ -246,7 +254,33 @@ class PackedLSTMFunction(torch.autograd.Function):
         d_h0 = torch.bmm(d_gates[:, steps[0][0]], weight_hh).to(h0_dtype) if ctx.needs_input_grad[2] else None
         d_weight_ih, d_weight_hh = (torch.bmm(d_gates.transpose(1, 2), data).to(weight_dtype) for data in (x, h_prev))
         d_bias = _bias_gradient(d_gates, ctx.bias_shape, steps, c0.dtype).to(bias_dtype)
+        if lower:  # the gates' memory, now holding their gradients, is read no more
+            _spare_gates.put(d_gates)
         return d_x, None, d_h0, dc.to(c0_dtype), d_weight_ih, d_weight_hh, d_bias
+
+
+# Under bf16 oneDNN compiles a matrix product for each new shape and keeps it. The per-step products of a packed
+# batch run through every row count from the batch size down to 1, forward and backward: kept, their products grew
+# `sketchlab train` by 150-190 MB in 30 steps. Under bf16 they are computed over rows rounded up to a multiple of this
+# (the extra rows' results are dropped), so at most B / 8 shapes of each.
+ROW_MULTIPLE = 8
+
+
+def _leading_rows(buffer: Tensor, start: int, size: int, batch: int, multiple: int) -> Tensor:
+    """Rows `start` to `start + size` of `buffer` (D, rows, .), and after them as many more as round their count up to
+    a multiple of `multiple`, within the batch and the buffer."""
+    rows = min(-(-size // multiple) * multiple, batch, buffer.shape[1] - start)
+    return buffer[:, start : start + rows]
+
+
+def _add_recurrent_product_(gates: Tensor, step: slice, h: Tensor, weight_hh: Tensor) -> Tensor:
+    """gates[:, step] += h W_hh^T in place, returned. `h` may hold more rows than the step (`_leading_rows`): those
+    are computed too, the next rows' gates their addend, and dropped (one rounding to bf16, as in place)."""
+    size, rows = step.stop - step.start, min(h.shape[1], gates.shape[1] - step.start)
+    if rows == size:
+        return gates[:, step].baddbmm_(h[:, :size], weight_hh.transpose(1, 2))
+    wide = torch.baddbmm(gates[:, step.start : step.start + rows], h[:, :rows], weight_hh.transpose(1, 2))
+    return gates[:, step].copy_(wide[:, :size])
 
 
 # Below this many numbers a step's tensors are a few drawings being sampled: there the ops' count, not torch's slow
@@ -276,12 +310,46 @@ def _activate_gates_(gates: Tensor, g: Tensor) -> None:
     g.mul_(2).sub_(1)
 
 
+class SpareBuffers:
+    """Memory handed back by one step's backward pass for the next step's forward pass to take.
+
+    The largest buffers of a bf16 training step are the decoder's and the encoder's gates (100 MB each at the paper's
+    sizes), kept from the forward pass to the backward. Freed, glibc returns buffers that large to the kernel, and the
+    next step faults their pages in again, zero-filled: 50,000 page faults and 0.1 CPU s a step. Kept here instead,
+    the few largest; the peak is the same, as the next step needs them again.
+    """
+
+    def __init__(self, keep: int) -> None:
+        self.keep, self.storages, self.lock = keep, [], threading.Lock()
+
+    def put(self, tensor: Tensor) -> None:
+        with self.lock:
+            self.storages.append(tensor.untyped_storage())
+            self.storages.sort(key=lambda storage: storage.nbytes())
+            del self.storages[: -self.keep]
+
+    def empty(self, shape: tuple[int, ...], like: Tensor) -> Tensor:
+        """An uninitialised tensor of `shape` with `like`'s dtype and device, on the smallest spare buffer that holds
+        it, or newly allocated."""
+        nbytes = math.prod(shape) * like.element_size()
+        with self.lock:
+            for storage in self.storages:
+                if storage.nbytes() >= nbytes and storage.device == like.device:
+                    self.storages.remove(storage)
+                    return like.new_empty(0).set_(storage, 0, shape)
+        return like.new_empty(shape)
+
+
+_spare_gates = SpareBuffers(keep=2)
+
+
 def _input_gates(x: Tensor, weight_ih: Tensor, bias: Tensor, batch_sizes: list[int]) -> Tensor:
     """Every step's gates before the recurrent product, (D, N, 4H): x W_ih^T plus the bias, shared or one per
     sequence."""
+    gates = _spare_gates.empty((len(x), x.shape[1], weight_ih.shape[1]), x)
     if bias.dim() == 2:
-        return torch.baddbmm(bias.unsqueeze(1), x, weight_ih.transpose(1, 2))
-    gates = torch.bmm(x, weight_ih.transpose(1, 2))
+        return torch.baddbmm(bias.unsqueeze(1), x, weight_ih.transpose(1, 2), out=gates)
+    torch.bmm(x, weight_ih.transpose(1, 2), out=gates)
     if len(set(batch_sizes)) == 1:  # every sequence at full length (the decoder): one broadcast add
         gates.view(len(gates), len(batch_sizes), batch_sizes[0], -1).add_(bias.unsqueeze(1))
         return gates
