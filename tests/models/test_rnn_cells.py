@@ -288,42 +288,46 @@ def test_bf16_per_step_products_take_rows_rounded_up_and_keep_the_real_rows_resu
         torch.testing.assert_close(got, expected, rtol=1e-3, atol=1e-5)
 
 
-def test_bf16_training_reuses_the_gates_memory_of_the_last_backward_and_computes_the_same():
-    """The backward hands its gates buffer to `_spare_gates` and the next forward takes it rather than new memory
-    (whose pages the kernel would fault in anew); the spare memory's old contents must not leak into the results."""
+def test_the_gates_memory_is_given_out_again_once_free_and_leaks_nothing(monkeypatch):
+    """`_spare_gates` keeps the gates' memory from one training step to the next, and gives it out again only once
+    nothing holds it: while a graph keeps the gates for its backward pass, another forward pass gets other memory.
+    The old contents must not leak into the results."""
     torch.manual_seed(12)
     cell = make_cell("lstm", INPUT, HIDDEN)
     x, state, lengths = torch.randn(4, 6, INPUT), torch.randn(4, 2 * HIDDEN), torch.tensor([6, 3, 5, 1])
-    rnn_cells._spare_gates.storages.clear()
-    first = bf16_packed_run(cell, x, state, lengths)
-    assert len(rnn_cells._spare_gates.storages) == 1
-    spare = rnn_cells._spare_gates.storages[0].data_ptr()
     taken = []
     original_empty = rnn_cells._spare_gates.empty
-    rnn_cells._spare_gates.empty = lambda shape, like: taken.append(original_empty(shape, like)) or taken[-1]
-    try:
-        second = bf16_packed_run(cell, x, state, lengths)
-    finally:
-        del rnn_cells._spare_gates.empty
-    assert taken[0].data_ptr() == spare
+
+    def recording_empty(shape, like):
+        gates = original_empty(shape, like)
+        taken.append(gates.data_ptr())
+        return gates
+
+    with monkeypatch.context() as patch:
+        patch.setattr(rnn_cells._spare_gates, "empty", recording_empty)
+        first = bf16_packed_run(cell, x, state, lengths)
+        second = bf16_packed_run(cell, x, state, lengths)  # the first step's graph is gone: its memory is free
+        with torch.autocast("cpu", torch.bfloat16):
+            held = cell(x, state, lengths)[0]  # its graph holds the gates
+            cell(x, state, lengths)
+    assert taken[0] == taken[1] == taken[2] != taken[3]
     for got, expected in zip([second[0], second[1], *second[2]], [first[0], first[1], *first[2]]):
         assert torch.equal(got, expected)
-    float32 = rnn_cells._spare_gates.storages[:]
-    rnn_cells._spare_gates.storages.clear()
-    cell(x, state, lengths)[0].sum().backward()  # float32: its backward keeps the gates unchanged, hands back nothing
-    assert not rnn_cells._spare_gates.storages and float32
+    assert held.grad_fn is not None
 
 
-def test_spare_buffers_give_the_smallest_that_fits_and_keep_the_largest():
+def test_spare_buffers_give_the_smallest_free_memory_that_fits_and_keep_a_few():
     spares = rnn_cells.SpareBuffers(keep=2)
-    for numel in (10, 40, 20):
-        spares.put(torch.empty(numel))
-    assert [storage.nbytes() for storage in spares.storages] == [80, 160]  # the 10 went: two are kept
+    like = torch.empty(0)
+    held = [spares.empty((numel,), like) for numel in (10, 40, 20)]
+    assert len(spares.storages) == 3  # all in use: none can go
+    assert spares.empty((5,), like).untyped_storage().nbytes() == 20  # none free: new memory
+    del held
     taken = spares.empty((3, 5), torch.empty(0, dtype=torch.float64))  # 120 bytes: the 160 holds it
     assert taken.shape == (3, 5) and taken.dtype == torch.float64 and taken.is_contiguous()
-    assert [storage.nbytes() for storage in spares.storages] == [80]
-    assert spares.empty((100,), torch.empty(0)).untyped_storage().nbytes() == 400  # none holds it: new memory
-    assert len(spares.storages) == 1
+    assert taken.untyped_storage().nbytes() == 160
+    assert sorted(storage.nbytes() for storage in spares.storages) == [80, 160]  # the smallest free ones went
+    assert spares.empty((20,), like).untyped_storage().nbytes() == 80
 
 
 @pytest.mark.parametrize("bias_rows, batch_sizes, padding", [(0, [3, 3, 2, 1], 0), (3, [3, 3, 2, 1], 0),

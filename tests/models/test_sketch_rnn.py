@@ -230,15 +230,16 @@ def test_gradient_reaches_every_parameter(cell):
 
 @pytest.mark.parametrize("cell", CELLS)
 def test_checkpointed_decoder_gives_the_same_loss_and_gradients(cell):
-    """Recomputing the decoder chunk by chunk (a chunk that does not divide the length) changes no number, even with
-    recurrent dropout, whose masks are drawn again in the backward pass from the replayed RNG."""
+    """Recomputing the decoder chunk by chunk (a chunk that does not divide the length) and the encoder changes no
+    number, even with recurrent dropout, whose masks are drawn again in the backward pass from the replayed RNG."""
     dropout = 0.0 if cell == "lstm" else 0.3
     batch = make_batch(random_sketches([17, 9, 20, 4]), 20)
-    results, cell_calls, kept_numbers = [], [], []
-    for chunk in (0, 6):
-        model = tiny(cell=cell, recurrent_dropout=dropout, checkpoint_steps=chunk)
+    results, cell_calls, encoder_calls, kept_numbers = [], [], [], []
+    for chunk, recompute_encoder in ((0, False), (6, True)):
+        model = tiny(cell=cell, recurrent_dropout=dropout, checkpoint_steps=chunk, recompute_encoder=recompute_encoder)
         calls, kept = [], []
         model.cell.register_forward_hook(lambda module, inputs, output: calls.append(inputs[0].shape[1]))
+        model.encoder.register_forward_hook(lambda module, inputs, output: calls.append("encoder"))
 
         def keep(tensor):
             kept.append(tensor.numel())
@@ -249,10 +250,12 @@ def test_checkpointed_decoder_gives_the_same_loss_and_gradients(cell):
             loss = model.training_step(batch, step=0)["loss"]
         loss.backward()
         results.append((loss.item(), [p.grad for p in model.parameters()]))
-        cell_calls.append(calls)
+        cell_calls.append([call for call in calls if call != "encoder"])
+        encoder_calls.append(calls.count("encoder"))
         kept_numbers.append(sum(kept))
     (loss_kept, grads_kept), (loss_recomputed, grads_recomputed) = results
     assert cell_calls == [[20], [6, 6, 6, 2]]  # the forward pass in chunks of 6 steps
+    assert encoder_calls == [1, 2]  # the encoder's forward pass again in the backward pass
     assert kept_numbers[1] < kept_numbers[0] / 2  # and the cells' activations not kept for the backward pass
     assert loss_recomputed == loss_kept
     for kept, recomputed in zip(grads_kept, grads_recomputed):

@@ -178,12 +178,17 @@ class PackedLSTMFunction(torch.autograd.Function):
         device = x.device.type
         dtype = torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else x.dtype
         ctx.dtypes = x.dtype, h0.dtype, c0.dtype, weight_ih.dtype, bias.dtype
-        ctx.batch_sizes, ctx.bias_shape = batch_sizes, bias.shape
+        ctx.batch_sizes, ctx.bias_shape, ctx.input_size = batch_sizes, bias.shape, x.shape[2]
         layers, rows, batch, hidden = len(x), x.shape[1], h0.shape[1], weight_hh.shape[2]
         with torch.autocast(device, enabled=False):  # the dtypes are chosen here, not op by op
-            x, weight_ih, weight_hh = x.to(dtype), weight_ih.to(dtype), weight_hh.to(dtype)
+            x, weight_ih, weight_hh, bias = x.to(dtype), weight_ih.to(dtype), weight_hh.to(dtype), bias.to(dtype)
             c0 = c0.to(torch.promote_types(c0.dtype, torch.float32))
-            gates = _input_gates(x, weight_ih, bias.to(dtype), batch_sizes)
+            if bias.dim() == 2:
+                # A bias shared by every row is one more input feature, 1 on every row: the input's product adds it,
+                # and the weights' gradient product gives its gradient (a sum over all rows took 30 ms a step).
+                x = torch.cat([x, x.new_ones(*x.shape[:2], 1)], dim=2)
+                weight_ih, bias = torch.cat([weight_ih, bias.unsqueeze(2)], dim=2), None
+            gates = _input_gates(x, weight_ih, bias, batch_sizes)
             # hs and the cell states kept for the backward pass (cs) are in the products' dtype. Under autocast the
             # running cell state is not: it alternates between two float32 buffers, and each step is copied into cs.
             hs, cs = x.new_empty(layers, rows, hidden), x.new_empty(layers, rows, hidden)
@@ -250,12 +255,14 @@ class PackedLSTMFunction(torch.autograd.Function):
         h_prev = torch.cat([h0[:, : steps[0][1]].to(hs.dtype),
                             *(hs[:, step][:, :size] for (step, _, _), (_, size, _) in zip(steps, steps[1:])),
                             hs.new_zeros(len(hs), hs.shape[1] - real, hidden)], dim=1)
-        d_x = torch.bmm(d_gates, weight_ih).to(x_dtype) if ctx.needs_input_grad[0] else None
+        inputs = ctx.input_size  # x's features; one more with the shared bias's
+        d_x = torch.bmm(d_gates, weight_ih[:, :, :inputs]).to(x_dtype) if ctx.needs_input_grad[0] else None
         d_h0 = torch.bmm(d_gates[:, steps[0][0]], weight_hh).to(h0_dtype) if ctx.needs_input_grad[2] else None
         d_weight_ih, d_weight_hh = (torch.bmm(d_gates.transpose(1, 2), data).to(weight_dtype) for data in (x, h_prev))
-        d_bias = _bias_gradient(d_gates, ctx.bias_shape, steps, c0.dtype).to(bias_dtype)
-        if lower:  # the gates' memory, now holding their gradients, is read no more
-            _spare_gates.put(d_gates)
+        if len(ctx.bias_shape) == 2:
+            d_weight_ih, d_bias = d_weight_ih[:, :, :inputs], d_weight_ih[:, :, inputs].to(bias_dtype)
+        else:
+            d_bias = _bias_gradient(d_gates, ctx.bias_shape, steps, c0.dtype).to(bias_dtype)
         return d_x, None, d_h0, dc.to(c0_dtype), d_weight_ih, d_weight_hh, d_bias
 
 
@@ -311,45 +318,57 @@ def _activate_gates_(gates: Tensor, g: Tensor) -> None:
 
 
 class SpareBuffers:
-    """Memory handed back by one step's backward pass for the next step's forward pass to take.
+    """Memory for the largest buffers of a training step, kept from one step to the next.
 
     The largest buffers of a bf16 training step are the decoder's and the encoder's gates (100 MB each at the paper's
     sizes), kept from the forward pass to the backward. Freed, glibc returns buffers that large to the kernel, and the
-    next step faults their pages in again, zero-filled: 50,000 page faults and 0.1 CPU s a step. Kept here instead,
-    the few largest; the peak is the same, as the next step needs them again.
+    next step faults their pages in again, zero-filled: 50,000 page faults and 0.1 CPU s a step. Here a buffer's
+    memory is kept and given out again once nothing else holds it (the graph that kept it for its backward pass, a
+    tensor still in use); the few largest are kept. The peak is the same: the next step needs them again.
     """
 
     def __init__(self, keep: int) -> None:
         self.keep, self.storages, self.lock = keep, [], threading.Lock()
 
-    def put(self, tensor: Tensor) -> None:
-        with self.lock:
-            self.storages.append(tensor.untyped_storage())
-            self.storages.sort(key=lambda storage: storage.nbytes())
-            del self.storages[: -self.keep]
-
     def empty(self, shape: tuple[int, ...], like: Tensor) -> Tensor:
-        """An uninitialised tensor of `shape` with `like`'s dtype and device, on the smallest spare buffer that holds
-        it, or newly allocated."""
+        """An uninitialised tensor of `shape` with `like`'s dtype and device, on the smallest free kept memory that
+        holds it, or on new memory, kept from now on."""
         nbytes = math.prod(shape) * like.element_size()
         with self.lock:
-            for storage in self.storages:
-                if storage.nbytes() >= nbytes and storage.device == like.device:
-                    self.storages.remove(storage)
-                    return like.new_empty(0).set_(storage, 0, shape)
-        return like.new_empty(shape)
+            free = [storage for storage in self.storages if _held_only_here(storage) and storage.device == like.device]
+            fitting = [storage for storage in free if storage.nbytes() >= nbytes]
+            if fitting:
+                storage = min(fitting, key=_nbytes)
+            else:
+                storage = like.new_empty(nbytes, dtype=torch.uint8).untyped_storage()
+                self.storages.append(storage)
+            for unused in sorted(free, key=_nbytes):
+                if len(self.storages) <= self.keep:
+                    break
+                if unused is not storage:
+                    self.storages.remove(unused)
+            return like.new_empty(0).set_(storage, 0, shape)
+
+
+def _nbytes(storage: torch.UntypedStorage) -> int:
+    return storage.nbytes()
+
+
+def _held_only_here(storage: torch.UntypedStorage) -> bool:
+    """Whether no tensor uses the memory of `storage` (a private torch function: where it is missing, never)."""
+    use_count = getattr(torch._C, "_storage_Use_Count", None)
+    return use_count is not None and use_count(storage._cdata) == 1
 
 
 _spare_gates = SpareBuffers(keep=2)
 
 
-def _input_gates(x: Tensor, weight_ih: Tensor, bias: Tensor, batch_sizes: list[int]) -> Tensor:
-    """Every step's gates before the recurrent product, (D, N, 4H): x W_ih^T plus the bias, shared or one per
-    sequence."""
-    gates = _spare_gates.empty((len(x), x.shape[1], weight_ih.shape[1]), x)
-    if bias.dim() == 2:
-        return torch.baddbmm(bias.unsqueeze(1), x, weight_ih.transpose(1, 2), out=gates)
-    torch.bmm(x, weight_ih.transpose(1, 2), out=gates)
+def _input_gates(x: Tensor, weight_ih: Tensor, bias: Tensor | None, batch_sizes: list[int]) -> Tensor:
+    """Every step's gates before the recurrent product, (D, N, 4H): x W_ih^T, plus `bias` (D, B, 4H), one per
+    sequence, when given."""
+    gates = torch.bmm(x, weight_ih.transpose(1, 2), out=_spare_gates.empty((len(x), x.shape[1], weight_ih.shape[1]), x))
+    if bias is None:
+        return gates
     if len(set(batch_sizes)) == 1:  # every sequence at full length (the decoder): one broadcast add
         gates.view(len(gates), len(batch_sizes), batch_sizes[0], -1).add_(bias.unsqueeze(1))
         return gates
@@ -359,17 +378,16 @@ def _input_gates(x: Tensor, weight_ih: Tensor, bias: Tensor, batch_sizes: list[i
 
 
 def _bias_gradient(d_gates: Tensor, shape: torch.Size, steps: list, dtype: torch.dtype) -> Tensor:
-    """The gradient of `_input_gates`'s bias, summed in `dtype`: over every row, or over each sequence's rows.
+    """The gradient of a bias (D, B, 4H), one per sequence, added to its sequence's rows.
 
-    Summed a block of rows at a time: a sum of bf16 gradients in float32 first copies them all to float32 (200 MB
-    more at the decoder's peak), and a sum in bf16 rounds its result (0.2% off).
+    With every sequence at full length (the decoder's z) it is one product with a row of ones, summed in float32 and
+    rounded to the gates' dtype as the weights' gradients are (a sum of the bf16 gradients in float32 first copied
+    them all, 200 MB, and took 25 ms a step); otherwise summed step by step in `dtype`.
     """
-    blocks = 2048  # rows a block: 16 MB of float32 at the paper's 4 x 512 gates
-    if len(shape) == 2:
-        return sum(block.sum(1, dtype=dtype) for block in d_gates.split(blocks, dim=1))
+    layers, steps_count, batch = len(d_gates), len(steps), steps[0][1]
     if len({size for _, size, _ in steps}) == 1:
-        per_step = d_gates.view(len(d_gates), len(steps), steps[0][1], -1)
-        return sum(block.sum(1, dtype=dtype) for block in per_step.split(max(1, blocks // steps[0][1]), dim=1))
+        per_step = d_gates[:, : steps_count * batch].view(layers, steps_count, -1)
+        return torch.bmm(per_step.new_ones(layers, 1, steps_count), per_step).view(shape)
     total = d_gates.new_zeros(shape, dtype=dtype)
     for step, size, _ in steps:
         total[:, :size] += d_gates[:, step]

@@ -51,10 +51,13 @@ class SketchRNNConfig:
     recurrent_dropout: float = 0.0
     input_dropout: float = 0.0
     output_dropout: float = 0.0
-    # Training only: recompute the decoder's activations in the backward pass, this many steps at a time, and the
-    # encoder's, instead of keeping them all (0). At the paper's sizes 25 keeps peak memory under 1 GB on sheep
-    # (float32: 1.7 GB with everything kept; bf16: 1.24 GB), for about a fifth more time.
-    checkpoint_steps: int = 25
+    # Training only: recompute the decoder's activations in the backward pass, this many steps at a time, instead of
+    # keeping them all (0). About a fifth more time a step; a bf16 step keeps them in 250 MB.
+    checkpoint_steps: int = 0
+    # Training only: recompute the encoder's activations in the backward pass, after the decoder's backward has freed
+    # its own, instead of keeping them through the decoder's forward and backward: 150 MB less at the paper's sizes
+    # under bf16 (what keeps `sketchlab train` under 1 GB), for about 1.05x the time a step.
+    recompute_encoder: bool = True
     batch_size: int = 100
     # 0: the paper's objective, random batches each run to N_max with the pen loss on every padding row. k > 0:
     # batches cut from k batches' worth of drawings sorted by length, each run only to its longest drawing and that
@@ -319,9 +322,8 @@ class SketchRNN(Pretrained, nn.Module):
         return torch.cat(outputs, dim=1), state
 
     def _encode_for_training(self, strokes: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
-        """`encode_batch`; with `checkpoint_steps`, its activations are recomputed in the backward pass, after the
-        decoder's backward has freed its own, instead of being kept through the decoder's forward and backward."""
-        if self.config.checkpoint_steps and self.training and torch.is_grad_enabled():
+        """`encode_batch`; with `recompute_encoder`, its activations are recomputed in the backward pass."""
+        if self.config.recompute_encoder and self.training and torch.is_grad_enabled():
             return checkpoint(self.encode_batch, strokes, lengths, use_reentrant=False)
         return self.encode_batch(strokes, lengths)
 
