@@ -317,6 +317,7 @@ def test_the_gates_memory_is_given_out_again_once_free_and_leaks_nothing(monkeyp
 
 
 def test_spare_buffers_give_the_smallest_free_memory_that_fits_and_keep_a_few():
+    """The smallest free one that fits; beyond `keep`, the smallest free ones go; none fitting, the free ones go."""
     spares = rnn_cells.SpareBuffers(keep=2)
     like = torch.empty(0)
     held = [spares.empty((numel,), like) for numel in (10, 40, 20)]
@@ -328,6 +329,10 @@ def test_spare_buffers_give_the_smallest_free_memory_that_fits_and_keep_a_few():
     assert taken.untyped_storage().nbytes() == 160
     assert sorted(storage.nbytes() for storage in spares.storages) == [80, 160]  # the smallest free ones went
     assert spares.empty((20,), like).untyped_storage().nbytes() == 80
+    held = spares.empty((20,), like)
+    del taken
+    assert spares.empty((100,), like).untyped_storage().nbytes() == 400  # the free 160 is too small: it goes first
+    assert sorted(storage.nbytes() for storage in spares.storages) == [80, 400] and held.numel() == 20
 
 
 @pytest.mark.parametrize("bias_rows, batch_sizes, padding", [(0, [3, 3, 2, 1], 0), (3, [3, 3, 2, 1], 0),

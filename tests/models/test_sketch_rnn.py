@@ -228,6 +228,24 @@ def test_gradient_reaches_every_parameter(cell):
         assert param.grad is not None and param.grad.abs().sum() > 0, name
 
 
+@pytest.mark.parametrize("amp, decoder_calls", [(False, [6, 6, 6, 2]), (True, [20])], ids=["float32", "bf16"])
+def test_recompute_auto_keeps_the_bf16_lstm_decoders_activations_and_recomputes_the_rest(amp, decoder_calls):
+    """recompute "auto": the encoder is recomputed always; the decoder in `checkpoint_steps` chunks, except where the
+    hand-written LSTM runs it under bf16 on a CPU (its activations kept in bf16); no recomputation out of training."""
+    model = tiny(cell="lstm", checkpoint_steps=6)
+    assert model.config.recompute == "auto"
+    calls = []
+    model.cell.register_forward_hook(lambda module, inputs, output: calls.append(inputs[0].shape[1]))
+    model.encoder.register_forward_hook(lambda module, inputs, output: calls.append("encoder"))
+    batch = make_batch(random_sketches([17, 9, 20, 4]), 20)
+    with torch.autocast("cpu", torch.bfloat16, enabled=amp):
+        model.training_step(batch, step=0)["loss"].backward()
+    assert [call for call in calls if call != "encoder"] == decoder_calls and calls.count("encoder") == 2
+    calls.clear()
+    model.evaluate(batch)
+    assert calls == ["encoder", 20]
+
+
 @pytest.mark.parametrize("cell", CELLS)
 def test_checkpointed_decoder_gives_the_same_loss_and_gradients(cell):
     """Recomputing the decoder chunk by chunk (a chunk that does not divide the length) and the encoder changes no
@@ -235,8 +253,8 @@ def test_checkpointed_decoder_gives_the_same_loss_and_gradients(cell):
     dropout = 0.0 if cell == "lstm" else 0.3
     batch = make_batch(random_sketches([17, 9, 20, 4]), 20)
     results, cell_calls, encoder_calls, kept_numbers = [], [], [], []
-    for chunk, recompute_encoder in ((0, False), (6, True)):
-        model = tiny(cell=cell, recurrent_dropout=dropout, checkpoint_steps=chunk, recompute_encoder=recompute_encoder)
+    for recompute in ("none", "all"):
+        model = tiny(cell=cell, recurrent_dropout=dropout, checkpoint_steps=6, recompute=recompute)
         calls, kept = [], []
         model.cell.register_forward_hook(lambda module, inputs, output: calls.append(inputs[0].shape[1]))
         model.encoder.register_forward_hook(lambda module, inputs, output: calls.append("encoder"))
@@ -378,7 +396,7 @@ def test_the_encoders_products_keep_one_shape_whatever_the_lengths(monkeypatch):
     "change",
     [{"cell": "gru"}, {"dec_hidden": 0}, {"z_size": 2.5}, {"recurrent_dropout": 0.1}, {"input_dropout": 1.0},
      {"learning_rate": float("nan")}, {"min_learning_rate": 0.1}, {"kl_decay_rate": 0.0}, {"scale_factor": -1.0},
-     {"checkpoint_steps": -1}, {"checkpoint_steps": 2.5}],
+     {"checkpoint_steps": -1}, {"checkpoint_steps": 2.5}, {"recompute": "decoder"}],
 )
 def test_absurd_configs_are_refused(change):
     config = SketchRNNConfig(**{**TINY, **change})

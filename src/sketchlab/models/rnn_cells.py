@@ -321,10 +321,12 @@ class SpareBuffers:
     """Memory for the largest buffers of a training step, kept from one step to the next.
 
     The largest buffers of a bf16 training step are the decoder's and the encoder's gates (100 MB each at the paper's
-    sizes), kept from the forward pass to the backward. Freed, glibc returns buffers that large to the kernel, and the
-    next step faults their pages in again, zero-filled: 50,000 page faults and 0.1 CPU s a step. Here a buffer's
-    memory is kept and given out again once nothing else holds it (the graph that kept it for its backward pass, a
-    tensor still in use); the few largest are kept. The peak is the same: the next step needs them again.
+    sizes), kept from the forward pass to the backward. Freed, an allocator's defaults (glibc's among them) return
+    buffers that large to the kernel, and the next step faults their pages in again, zero-filled: 50,000 page faults
+    and 0.1 CPU s a step; sketchlab's glibc settings (allocator.py) keep them in the heap, where other buffers can
+    take their place and the heap grows (one run of `sketchlab train` peaked at 0.96 GB without this, 0.87 with).
+    Here a buffer's memory is kept and given out again once nothing else holds it (the graph that kept it for its
+    backward pass, a tensor still in use); the few largest are kept. The peak is the same: the next step needs them.
     """
 
     def __init__(self, keep: int) -> None:
@@ -339,14 +341,14 @@ class SpareBuffers:
             fitting = [storage for storage in free if storage.nbytes() >= nbytes]
             if fitting:
                 storage = min(fitting, key=_nbytes)
-            else:
+                for unused in sorted(free, key=_nbytes)[: len(self.storages) - self.keep]:
+                    if unused is not storage:
+                        self.storages.remove(unused)
+            else:  # the free ones are too small (batches whose shapes vary): they go before more memory is taken
+                self.storages = [kept for kept in self.storages if all(kept is not small for small in free)]
+                del free, fitting
                 storage = like.new_empty(nbytes, dtype=torch.uint8).untyped_storage()
                 self.storages.append(storage)
-            for unused in sorted(free, key=_nbytes):
-                if len(self.storages) <= self.keep:
-                    break
-                if unused is not storage:
-                    self.storages.remove(unused)
             return like.new_empty(0).set_(storage, 0, shape)
 
 

@@ -51,13 +51,13 @@ class SketchRNNConfig:
     recurrent_dropout: float = 0.0
     input_dropout: float = 0.0
     output_dropout: float = 0.0
-    # Training only: recompute the decoder's activations in the backward pass, this many steps at a time, instead of
-    # keeping them all (0). About a fifth more time a step; a bf16 step keeps them in 250 MB.
-    checkpoint_steps: int = 0
-    # Training only: recompute the encoder's activations in the backward pass, after the decoder's backward has freed
-    # its own, instead of keeping them through the decoder's forward and backward: 150 MB less at the paper's sizes
-    # under bf16 (what keeps `sketchlab train` under 1 GB), for about 1.05x the time a step.
-    recompute_encoder: bool = True
+    # Training only: which activations are recomputed in the backward pass instead of kept from the forward pass.
+    # encoder: the encoder's, after the decoder's backward has freed its own (150 MB less at the paper's sizes under
+    # bf16, about 1.05x the time a step); all: the decoder's too, `checkpoint_steps` steps at a time (about 1.2x);
+    # none; auto: the encoder's, and the decoder's unless it runs the hand-written layer under bf16 on a CPU (which
+    # keeps them in 250 MB), so that `sketchlab train` stays under 1 GB in bf16 and float32 alike.
+    recompute: str = "auto"
+    checkpoint_steps: int = 25  # the decoder's steps recomputed at a time; 0: the decoder's are never recomputed
     batch_size: int = 100
     # 0: the paper's objective, random batches each run to N_max with the pen loss on every padding row. k > 0:
     # batches cut from k batches' worth of drawings sorted by length, each run only to its longest drawing and that
@@ -83,6 +83,8 @@ class SketchRNNConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        if self.recompute not in RECOMPUTE:
+            raise ConfigError(f"unknown recompute {self.recompute!r}: use one of {', '.join(RECOMPUTE)}")
         for name in ("checkpoint_steps", "bucket_pool"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
@@ -100,6 +102,8 @@ class SketchRNNConfig:
             raise ConfigError("the fused lstm cell has no recurrent dropout: use cell layernorm or hyper, "
                               "or recurrent_dropout 0")
 
+
+RECOMPUTE = ("auto", "encoder", "all", "none")
 
 _FLOAT_RULES = (
     (("recurrent_dropout", "input_dropout", "output_dropout"), lambda v: 0 <= v < 1, "in [0, 1)"),
@@ -300,7 +304,7 @@ class SketchRNN(Pretrained, nn.Module):
         product (a fifth of a step's arithmetic at the paper's sizes) is computed once."""
         inputs = self.input_dropout(inputs)
         chunk = self.config.checkpoint_steps
-        if chunk and self.training and torch.is_grad_enabled():
+        if chunk and self._recomputes("decoder", inputs):
             h, state = self._run_in_checkpointed_chunks(inputs, state, z_gates, chunk)
         else:
             h, state = self.cell(inputs, state, constant_gates=z_gates)
@@ -321,9 +325,18 @@ class SketchRNN(Pretrained, nn.Module):
             outputs.append(h)
         return torch.cat(outputs, dim=1), state
 
+    def _recomputes(self, part: str, inputs: Tensor) -> bool:
+        """Whether this training pass recomputes `part`'s (encoder, decoder) activations in the backward pass."""
+        if not (self.training and torch.is_grad_enabled()):
+            return False
+        recompute = self.config.recompute
+        if recompute == "auto":
+            return part == "encoder" or not (self.config.cell == "lstm" and _bf16_on_cpu(inputs))
+        return recompute == "all" or recompute == part
+
     def _encode_for_training(self, strokes: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
-        """`encode_batch`; with `recompute_encoder`, its activations are recomputed in the backward pass."""
-        if self.config.recompute_encoder and self.training and torch.is_grad_enabled():
+        """`encode_batch`, its activations recomputed in the backward pass as `recompute` says."""
+        if self._recomputes("encoder", strokes):
             return checkpoint(self.encode_batch, strokes, lengths, use_reentrant=False)
         return self.encode_batch(strokes, lengths)
 
