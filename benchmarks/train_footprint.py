@@ -1,10 +1,10 @@
 """Peak memory (RSS) of training, and the data pipeline's share of a training step.
 
-Run: python benchmarks/train_footprint.py [--steps 3] [--batch 100] [--checkpoint-steps 0]
+Run: python benchmarks/train_footprint.py [--steps 3] [--batch 100] [--recompute none]
 Each model trains in a fresh process at the paper's configuration (enc 256, dec 512, z 128, M 20, batch 100,
 N_max 250) on real sheep batches, so that one's peak cannot hide another's: sketchlab's model as it trains by
-default (`--amp auto`: bf16 on a CPU with native bf16, float32 elsewhere), the same with another `checkpoint_steps`
-(0: every activation kept for the backward pass), and the same model with every LSTM replaced by a per-timestep
+default (`--amp auto`: bf16 on a CPU with native bf16, float32 elsewhere), the same with another `recompute`
+(none: every activation kept for the backward pass), and the same model with every LSTM replaced by a per-timestep
 `nn.LSTMCell` loop (float32). The steps run on the epoch's batches of the longest drawings, where memory peaks. The
 issue's targets: peak RSS <= 1 GB, batch preparation < 5% of the step.
 """
@@ -22,15 +22,15 @@ from pathlib import Path
 TARGET_RSS_MB, TARGET_PREP_SHARE = 1024, 0.05
 
 
-def measure(steps: int, batch: int, checkpoint_steps: int | None, baseline: bool) -> dict:
-    """In this process: train `steps` steps on the longest batches of an epoch (`checkpoint_steps` None: the
-    default); time batch preparation apart from the step it feeds."""
+def measure(steps: int, batch: int, recompute: str | None, baseline: bool) -> dict:
+    """In this process: train `steps` steps on the longest batches of an epoch (`recompute` None: the default); time
+    batch preparation apart from the step it feeds."""
     import torch
     from common import sheep_batches, training_step, with_loop_cells
 
     from sketchlab.models.sketch_rnn import SketchRNN, SketchRNNConfig
 
-    chosen = {} if checkpoint_steps is None else {"checkpoint_steps": checkpoint_steps}
+    chosen = {} if recompute is None else {"recompute": recompute}
     config, batches = sheep_batches(SketchRNNConfig(batch_size=batch, **chosen))
     torch.manual_seed(0)
     model = SketchRNN(config)
@@ -52,9 +52,9 @@ def measure(steps: int, batch: int, checkpoint_steps: int | None, baseline: bool
             "prep_s": prep_seconds / steps, "step_s": step_seconds / steps}
 
 
-def in_fresh_process(steps: int, batch: int, checkpoint_steps: int | None = None, baseline: bool = False) -> dict:
+def in_fresh_process(steps: int, batch: int, recompute: str | None = None, baseline: bool = False) -> dict:
     command = [sys.executable, str(Path(__file__).resolve()), "--child", "--steps", str(steps), "--batch", str(batch)]
-    command += [] if checkpoint_steps is None else ["--checkpoint-steps", str(checkpoint_steps)]
+    command += [] if recompute is None else ["--recompute", recompute]
     output = subprocess.run(command + (["--baseline"] if baseline else []), check=True, capture_output=True,
                             text=True).stdout
     return json.loads(output.splitlines()[-1])
@@ -64,20 +64,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--batch", type=int, default=100)
-    parser.add_argument("--checkpoint-steps", type=int, default=None,
-                        help="the other setting to measure (0: keep every activation; the child: None = default)")
+    parser.add_argument("--recompute", default=None,
+                        help="the other setting to measure (default: none, every activation kept)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--baseline", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(measure(args.steps, args.batch, args.checkpoint_steps, args.baseline)))
+        print(json.dumps(measure(args.steps, args.batch, args.recompute, args.baseline)))
         return
     from common import machine
 
     print(f"training footprint, paper config, batch {args.batch}, {args.steps} steps: {machine()}")
-    other = 0 if args.checkpoint_steps is None else args.checkpoint_steps
+    other = args.recompute or "none"
     runs = {"sketchlab": in_fresh_process(args.steps, args.batch),
-            f"checkpoint {other}": in_fresh_process(args.steps, args.batch, other),
+            f"recompute {other}": in_fresh_process(args.steps, args.batch, other),
             "LSTMCell loop": in_fresh_process(args.steps, args.batch, baseline=True)}
     loop = runs["LSTMCell loop"]
     for name, figures in runs.items():
@@ -87,12 +87,12 @@ def main() -> None:
               f"   batch preparation {figures['prep_s'] * 1000:5.1f} ms of a {figures['step_s']:.2f} s step "
               f"({share:.1%}, target < {TARGET_PREP_SHARE:.0%}: {'met' if share < TARGET_PREP_SHARE else 'not met'})")
 
-    print(f"  checkpoint {other} step time, steps alternated with the default model's: "
-          f"{checkpoint_time_ratio(args.batch, other, args.steps):.2f}x")
+    print(f"  recompute {other} step time, steps alternated with the default model's: "
+          f"{recompute_time_ratio(args.batch, other, args.steps):.2f}x")
 
 
-def checkpoint_time_ratio(batch: int, checkpoint_steps: int, repeats: int) -> float:
-    """Wall time of a step with `checkpoint_steps` over a default one, alternated so that a change of load hits both
+def recompute_time_ratio(batch: int, recompute: str, repeats: int) -> float:
+    """Wall time of a step with `recompute` over a default one, alternated so that a change of load hits both
     (the same stream of batches for each)."""
     import torch
     from common import interleaved_seconds, sheep_batches, training_step
@@ -100,7 +100,7 @@ def checkpoint_time_ratio(batch: int, checkpoint_steps: int, repeats: int) -> fl
     from sketchlab.models.sketch_rnn import SketchRNN, SketchRNNConfig
 
     steps = {}
-    for name, chosen in (("default", {}), ("other", {"checkpoint_steps": checkpoint_steps})):
+    for name, chosen in (("default", {}), ("other", {"recompute": recompute})):
         config, batches = sheep_batches(SketchRNNConfig(batch_size=batch, **chosen))
         torch.manual_seed(0)
         steps[name] = training_step(SketchRNN(config), batches)
