@@ -295,6 +295,7 @@ def test_the_gates_memory_is_given_out_again_once_free_and_leaks_nothing(monkeyp
     torch.manual_seed(12)
     cell = make_cell("lstm", INPUT, HIDDEN)
     x, state, lengths = torch.randn(4, 6, INPUT), torch.randn(4, 2 * HIDDEN), torch.tensor([6, 3, 5, 1])
+    monkeypatch.setattr(rnn_cells, "_spare_gates", rnn_cells.SpareBuffers(keep=2, smallest=0))  # these gates are tiny
     taken = []
     original_empty = rnn_cells._spare_gates.empty
 
@@ -318,7 +319,7 @@ def test_the_gates_memory_is_given_out_again_once_free_and_leaks_nothing(monkeyp
 
 def test_spare_buffers_give_the_smallest_free_memory_that_fits_and_keep_a_few():
     """The smallest free one that fits; beyond `keep`, the smallest free ones go; none fitting, the free ones go."""
-    spares = rnn_cells.SpareBuffers(keep=2)
+    spares = rnn_cells.SpareBuffers(keep=2, smallest=0)
     like = torch.empty(0)
     held = [spares.empty((numel,), like) for numel in (10, 40, 20)]
     assert len(spares.storages) == 3  # all in use: none can go
@@ -333,6 +334,8 @@ def test_spare_buffers_give_the_smallest_free_memory_that_fits_and_keep_a_few():
     del taken
     assert spares.empty((100,), like).untyped_storage().nbytes() == 400  # the free 160 is too small: it goes first
     assert sorted(storage.nbytes() for storage in spares.storages) == [80, 400] and held.numel() == 20
+    small = rnn_cells.SpareBuffers(keep=2, smallest=100)
+    assert small.empty((20,), like).shape == (20,) and not small.storages  # under `smallest`: not kept
 
 
 @pytest.mark.parametrize("bias_rows, batch_sizes, padding", [(0, [3, 3, 2, 1], 0), (3, [3, 3, 2, 1], 0),

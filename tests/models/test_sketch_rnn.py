@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from scipy.stats import multivariate_normal
 
 from sketchlab.errors import CheckpointError
-from sketchlab.models import MODELS, SketchRNN, SketchRNNConfig, mixture_log_prob
+from sketchlab.models import MODELS, SketchRNN, SketchRNNConfig, mixture_log_prob, sketch_rnn
 from sketchlab.models.sketch_rnn import kl_weight_at, learning_rate_at
 
 TINY = {"enc_hidden": 16, "dec_hidden": 24, "z_size": 6, "num_mixture": 3, "max_seq_len": 20,
@@ -374,22 +374,29 @@ def test_bf16_training_on_a_cpu_runs_the_hand_written_decoder_and_keeps_the_loss
         assert (grad - exact_grads[name]).norm() <= 0.05 * exact_grads[name].norm() + 1e-6, name
 
 
-def test_the_encoders_products_keep_one_shape_whatever_the_lengths(monkeypatch):
-    """On a CPU the encoder pads its packed rows to B x N_max: under bf16 oneDNN compiles and keeps a product for each
-    new shape (16 MB each for the weight gradients), so shapes that followed each batch's lengths grew a training
-    process without bound. Two batches of other lengths must reach the layer with the same shapes (in float32, whose
-    products keep nothing, with their own)."""
+def test_the_encoders_products_take_few_shapes_whatever_the_lengths(monkeypatch):
+    """On a CPU under bf16 the encoder pads its packed rows to a multiple of ENCODER_ROWS: oneDNN compiles and keeps a
+    product for each new shape, so shapes that followed each batch's exact rows grew a training process without
+    bound. In float32, whose products keep nothing, each batch keeps its own rows; the padding changes no number."""
     from sketchlab.models import rnn_cells
 
+    monkeypatch.setattr(sketch_rnn, "ENCODER_ROWS", 32)
     shapes, apply = [], rnn_cells.PackedLSTMFunction.apply
     monkeypatch.setattr(rnn_cells.PackedLSTMFunction, "apply",
                         lambda x, *rest: shapes.append(tuple(x.shape)) or apply(x, *rest))
     model = tiny()
+    encoded = {}
     for autocast in (True, False):
-        for lengths in ([17, 9, 20, 4], [3, 5, 2, 8]):
+        for lengths in ([17, 9, 20, 4], [3, 5, 2, 8], [20, 20, 20, 20]):
             with torch.autocast("cpu", torch.bfloat16, enabled=autocast):
-                model.encode_batch(make_batch(random_sketches(lengths), 20)["strokes"], torch.tensor(lengths))
-    assert shapes == [(2, 4 * 20, 5)] * 2 + [(2, 50, 5), (2, 18, 5)]
+                encoded[autocast, len(encoded) % 3] = model.encode_batch(
+                    make_batch(random_sketches(lengths, seed=sum(lengths)), 20)["strokes"], torch.tensor(lengths))[0]
+    assert shapes == [(2, 64, 5), (2, 32, 5), (2, 96, 5), (2, 50, 5), (2, 18, 5), (2, 80, 5)]
+    monkeypatch.setattr(sketch_rnn, "ENCODER_ROWS", 1)
+    with torch.autocast("cpu", torch.bfloat16):
+        unpadded = model.encode_batch(make_batch(random_sketches([17, 9, 20, 4], seed=50), 20)["strokes"],
+                                      torch.tensor([17, 9, 20, 4]))[0]
+    assert torch.equal(unpadded, encoded[True, 0])
 
 
 @pytest.mark.parametrize(

@@ -327,15 +327,18 @@ class SpareBuffers:
     take their place and the heap grows (one run of `sketchlab train` peaked at 0.96 GB without this, 0.87 with).
     Here a buffer's memory is kept and given out again once nothing else holds it (the graph that kept it for its
     backward pass, a tensor still in use); the few largest are kept. The peak is the same: the next step needs them.
+    Buffers under `smallest` bytes (a sampler's steps) come from the allocator as usual.
     """
 
-    def __init__(self, keep: int) -> None:
-        self.keep, self.storages, self.lock = keep, [], threading.Lock()
+    def __init__(self, keep: int, smallest: int) -> None:
+        self.keep, self.smallest, self.storages, self.lock = keep, smallest, [], threading.Lock()
 
     def empty(self, shape: tuple[int, ...], like: Tensor) -> Tensor:
         """An uninitialised tensor of `shape` with `like`'s dtype and device, on the smallest free kept memory that
         holds it, or on new memory, kept from now on."""
         nbytes = math.prod(shape) * like.element_size()
+        if nbytes < self.smallest:
+            return like.new_empty(shape)
         with self.lock:
             free = [storage for storage in self.storages if _held_only_here(storage) and storage.device == like.device]
             fitting = [storage for storage in free if storage.nbytes() >= nbytes]
@@ -362,7 +365,7 @@ def _held_only_here(storage: torch.UntypedStorage) -> bool:
     return use_count is not None and use_count(storage._cdata) == 1
 
 
-_spare_gates = SpareBuffers(keep=2)
+_spare_gates = SpareBuffers(keep=2, smallest=1 << 20)
 
 
 def _input_gates(x: Tensor, weight_ih: Tensor, bias: Tensor | None, batch_sizes: list[int]) -> Tensor:

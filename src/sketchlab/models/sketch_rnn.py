@@ -180,6 +180,9 @@ def _bf16_on_cpu(x: Tensor) -> bool:
 
 # ---------------------------------------------------------------------- encoder
 
+# Under bf16 on a CPU the encoder's packed rows are padded to a multiple of this (see `_both_directions_at_once`).
+ENCODER_ROWS = 2048
+
 
 class BidirectionalEncoder(nn.Module):
     """Final hidden states of a forward and a backward LSTM over each sketch's real rows, concatenated: (B, 2H).
@@ -218,9 +221,10 @@ class BidirectionalEncoder(nn.Module):
                                       enforce_sorted=False)
         data = packed.data.view(len(packed.data), 2, -1).transpose(0, 1)  # (2 directions, rows, features)
         if _bf16_on_cpu(x):
-            # Padded with zero rows to every batch's size (B x N_max): under bf16 oneDNN compiles a matrix product for
-            # each new shape and keeps it, so the products' shapes must not follow each batch's real rows.
-            data = F.pad(data, (0, 0, 0, x.shape[0] * x.shape[1] - data.shape[1]))
+            # Padded with zero rows to a multiple of ENCODER_ROWS: under bf16 oneDNN compiles a matrix product for each
+            # new shape and keeps it (2.7 MB for the four over all rows), so the products' shapes must not follow each
+            # batch's exact count of rows; padding to B x N_max instead did twice the work on sheep.
+            data = F.pad(data, (0, 0, 0, -data.shape[1] % ENCODER_ROWS))
         zeros = x.new_zeros(2, len(x), self.forward_rnn.hidden_size)
         _, h, _ = PackedLSTMFunction.apply(data, packed.batch_sizes.tolist(), zeros, zeros,
                                            *stacked_weights([self.forward_rnn, self.backward_rnn]))
