@@ -314,7 +314,16 @@ class SketchRNN(Pretrained, nn.Module):
             h, state = self.cell(inputs, state, constant_gates=z_gates)
         # The mixture's parameters are rounded to bf16 under autocast: that moved the trained sheep's validation L_R
         # by 1e-4; the densities are computed in float32 all the same.
-        return at_least_float32(self.head(self.output_dropout(h))), state
+        return at_least_float32(self._head(self.output_dropout(h))), state
+
+    def _head(self, h: Tensor) -> Tensor:
+        """The mixture head over h (B, T, H), read in the layout h is stored in: the hand-written layer's outputs are
+        time-major, and a product over them batch-major would first copy them (24 MB at the paper's sizes, and again
+        for their gradient)."""
+        time_major = h.transpose(0, 1)
+        if time_major.is_contiguous() and not h.is_contiguous():
+            return self.head(time_major).transpose(0, 1)
+        return self.head(h)
 
     def _run_in_checkpointed_chunks(self, inputs: Tensor, state: Tensor, z_gates: Tensor | None, chunk: int,
                                     ) -> tuple[Tensor, Tensor]:
