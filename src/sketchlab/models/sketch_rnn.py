@@ -249,7 +249,7 @@ class SketchRNN(Pretrained, nn.Module):
 
     model_name = "sketch-rnn"
     config_class = SketchRNNConfig
-    # The engine's amp "auto" trains it under bf16 autocast on a CPU with native bf16: 1.7-1.9x float32's speed, and
+    # The engine's amp "auto" trains it under bf16 autocast on a CPU with native bf16: 1.7-2.0x float32's speed, and
     # the same validation L_R as float32 after the same steps (benchmarks/README.md).
     bf16_by_default = True
 
