@@ -157,8 +157,8 @@ class PackedLSTMFunction(torch.autograd.Function):
     backward written out; D = 2 runs a bidirectional encoder's two directions in one pass, D = 1 a single layer.
 
     `x` (D, N, I) holds the packed steps: step t is `batch_sizes[t]` consecutive rows, and the rows still running
-    shrink from the end (longest sequences first), so padding costs nothing; rows beyond the steps' are ignored (the
-    encoder pads every batch to one size, so that the products' shapes stay the same from batch to batch). The
+    shrink from the end (longest sequences first), so padding costs nothing; rows beyond the steps' are ignored (under
+    bf16 the encoder pads its rows to a multiple of `ENCODER_ROWS`, so that the products take few shapes). The
     input's contribution to every step is one batched matrix product, the recurrent part one per step; the backward
     carries only dh and dc from step to step and computes the weight gradients afterwards, one product over all steps
     each. Returns the packed outputs
@@ -343,20 +343,16 @@ class SpareBuffers:
             free = [storage for storage in self.storages if _held_only_here(storage) and storage.device == like.device]
             fitting = [storage for storage in free if storage.nbytes() >= nbytes]
             if fitting:
-                storage = min(fitting, key=_nbytes)
-                for unused in sorted(free, key=_nbytes)[: len(self.storages) - self.keep]:
-                    if unused is not storage:
-                        self.storages.remove(unused)
+                storage = min(fitting, key=torch.UntypedStorage.nbytes)
+                free.remove(storage)
+                for unused in sorted(free, key=torch.UntypedStorage.nbytes)[: len(self.storages) - self.keep]:
+                    self.storages.remove(unused)
             else:  # the free ones are too small (batches whose shapes vary): they go before more memory is taken
                 self.storages = [kept for kept in self.storages if all(kept is not small for small in free)]
                 del free, fitting
                 storage = like.new_empty(nbytes, dtype=torch.uint8).untyped_storage()
                 self.storages.append(storage)
             return like.new_empty(0).set_(storage, 0, shape)
-
-
-def _nbytes(storage: torch.UntypedStorage) -> int:
-    return storage.nbytes()
 
 
 def _held_only_here(storage: torch.UntypedStorage) -> bool:
